@@ -1,0 +1,502 @@
+"""FacialExpressionClassifier: the ferkit CNN as a scikit-learn classifier, through scikeras.
+
+All scikeras-specific code lives in this module (scikeras is no longer maintained; keeping it
+here means the wrapper can be swapped without touching the rest of ferkit). Importing this
+module imports TensorFlow: ``ferkit/__init__.py`` loads it lazily.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from scikeras.wrappers import KerasClassifier
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import DataConversionWarning, NotFittedError
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
+
+from ferkit._compat import as_classifier_tags
+from ferkit._network import build_cnn, resolve_augmentation
+from ferkit._validation import as_images, check_pixel_array, resolve_image_shape
+
+# Batches up to this size skip ``Model.predict`` (which sets up a tf.data pipeline on every
+# call, ~10x the cost of a small forward pass) and call the model directly.
+_DIRECT_CALL_MAX_BATCH = 64
+
+
+class _OneHotTargetEncoder(TransformerMixin, BaseEstimator):
+    """Labels <-> one-hot rows, for a softmax network trained with categorical cross-entropy.
+
+    Unlike scikeras' default encoder, binary problems are one-hot too, so every network has one
+    softmax unit per class and ``label_smoothing`` works for any number of classes.
+    """
+
+    def __init__(self, classes=None):
+        self.classes = classes
+
+    def fit(self, y):
+        target_type = type_of_target(y, input_name="y")
+        if target_type not in ("binary", "multiclass"):
+            raise ValueError(
+                f"Unknown label type: {target_type!r}. FacialExpressionClassifier needs one "
+                "class label per sample: emotion names ('happy') or integer codes (0-6)."
+            )
+        self.classes_ = np.unique(y if self.classes is None else self.classes)
+        if self.classes_.size < 2:
+            raise ValueError(
+                "FacialExpressionClassifier needs at least 2 classes to train, but y holds one "
+                f"class only: {self.classes_[0]!r}."
+            )
+        self.n_classes_ = int(self.classes_.size)
+        return self
+
+    def transform(self, y):
+        y = np.asarray(y)
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, self.n_classes_ - 1)
+        unseen = self.classes_[index] != y
+        if unseen.any():
+            raise ValueError(
+                f"y contains label(s) not seen in fit: {sorted(set(y[unseen].tolist()))[:10]}; "
+                f"the classifier knows {self.classes_.tolist()}."
+            )
+        return np.eye(self.n_classes_, dtype=np.float32)[index]
+
+    def inverse_transform(self, y, return_proba=False):
+        # float64 and renormalised: softmax in float32 sums to 1 only within ~1e-7.
+        proba = np.asarray(y, dtype=np.float64)
+        proba /= proba.sum(axis=1, keepdims=True)
+        if return_proba:
+            return proba
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def get_metadata(self):
+        return {
+            "classes_": self.classes_,
+            "n_classes_": self.n_classes_,
+            "n_outputs_": 1,
+            "n_outputs_expected_": 1,
+        }
+
+
+class FacialExpressionClassifier(KerasClassifier):
+    """Convolutional neural network classifier for facial expressions.
+
+    A scikit-learn classifier wrapping a Keras 3 CNN through scikeras. The default network is
+    the original work's: three convolution blocks (convolution, pooling), two fully connected
+    layers and a softmax output. It composes with :class:`~sklearn.pipeline.Pipeline`,
+    :func:`~sklearn.base.clone`, :func:`~sklearn.model_selection.cross_val_score` and
+    :class:`~sklearn.model_selection.GridSearchCV`.
+
+    Parameters
+    ----------
+    filters : tuple of int, default=(32, 64, 128)
+        Filters of each convolution block; the length is the number of blocks.
+    kernel_size : int, default=3
+        Side of the square convolution kernels.
+    convs_per_block : int, default=1
+        Convolutions per block before each pooling (2 gives a VGG-style network).
+    dense_units : tuple of int, default=(256, 128)
+        Units of the fully connected hidden layers.
+    dropout : float, default=0.3
+        Dropout rate after each dense layer (a quarter of it after each convolution block).
+    batch_norm : bool, default=True
+        Batch normalisation after every convolution and dense layer.
+    augment : bool or dict, default=False
+        Training-time augmentation with Keras preprocessing layers (flip, rotation, zoom,
+        shift, contrast), inactive at prediction. True uses
+        :data:`ferkit._network.DEFAULT_AUGMENTATION`; a dict such as
+        ``{"flip": 1, "rotation": 0.05}`` sets strengths per transform.
+    image_shape : "auto" or tuple of int, default="auto"
+        Shape ``(height, width[, channels])`` that flat rows are reshaped to. ``"auto"`` keeps
+        the dimensions of image input and reads flat rows of a square number of pixels as
+        square images (2304 -> 48x48).
+    optimizer : str, default="adam"
+        Name of a Keras optimizer (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``...).
+    learning_rate : float, default=1e-3
+        Initial learning rate.
+    lr_schedule : {None, "plateau", "cosine"}, default=None
+        ``"plateau"`` halves the rate when the monitored loss stops improving; ``"cosine"``
+        decays it to zero over ``epochs`` along a half cosine.
+    label_smoothing : float, default=0.0
+        Label smoothing of the categorical cross-entropy loss.
+    epochs : int, default=30
+        Maximum number of passes over the training data.
+    batch_size : int, default=64
+        Samples per gradient step.
+    validation_split : float, default=0.1
+        Fraction of the training data held out, stratified by class, to monitor validation
+        loss and accuracy (``history_["val_loss"]``) and drive early stopping. 0 disables it.
+        Ignored when ``validation_data`` is passed to :meth:`fit`.
+    early_stopping_patience : int or None, default=5
+        Stop after this many epochs without improvement of the monitored loss (validation
+        loss when there is validation data) and restore the best weights. None disables it.
+    class_weight : dict, "balanced" or None, default=None
+        Weights per class, applied as sample weights; ``"balanced"`` weights classes
+        inversely to their frequency (FER2013's disgust is under 2% of the data).
+    callbacks : list of keras.callbacks.Callback or None, default=None
+        Extra Keras callbacks for training.
+    random_state : int, RandomState or None, default=None
+        Seed for weight initialisation, dropout, augmentation, shuffling and the validation
+        split. With an int, training on the CPU is repeatable.
+    verbose : int, default=0
+        Keras verbosity during training (0 silent, 1 progress bar, 2 one line per epoch).
+    warm_start : bool, default=False
+        Continue training the current network on the next :meth:`fit` instead of building a
+        new one.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, as given in ``y`` (emotion names or integer codes), sorted.
+    n_features_in_ : int
+        Number of pixel values per sample seen in :meth:`fit`.
+    image_shape_ : tuple of int
+        ``(height, width, channels)`` of the images the network was built for.
+    model_ : keras.Model
+        The trained Keras network.
+    history_ : dict of str to list of float
+        Per-epoch ``loss``, ``accuracy`` and, with validation data, ``val_loss`` and
+        ``val_accuracy`` (also ``learning_rate`` when a schedule is used).
+    n_epochs_ : int
+        Number of epochs run (early stopping may end training before ``epochs``).
+
+    See Also
+    --------
+    ferkit.make_fer_pipeline : The classifier behind an image reshaper and pixel scaler.
+
+    Notes
+    -----
+    The network expects scaled inputs (for example pixels divided by 255); put a
+    :class:`~ferkit.preprocessing.PixelScaler` before it, as :func:`ferkit.make_fer_pipeline`
+    does. Pickling works (through scikeras) for trusted files only; use :func:`ferkit.save`
+    for model files.
+
+    Examples
+    --------
+    >>> from ferkit import FacialExpressionClassifier
+    >>> from ferkit.datasets import load_sample
+    >>> faces = load_sample()
+    >>> clf = FacialExpressionClassifier(epochs=1, random_state=0)
+    >>> clf.fit(faces.data / 255.0, faces.target).classes_[:3]
+    array(['angry', 'disgust', 'fear'], dtype=object)
+    """
+
+    _parameter_constraints: dict = {
+        "filters": ["array-like"],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "convs_per_block": [Interval(Integral, 1, None, closed="left")],
+        "dense_units": ["array-like"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "augment": ["boolean", dict],
+        "image_shape": [StrOptions({"auto"}), tuple, list],
+        "optimizer": [str],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "validation_split": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping_patience": [Interval(Integral, 1, None, closed="left"), None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    # scikeras reads these; ferkit builds and compiles its own network, so they are fixed
+    # class attributes rather than parameters.
+    model = None
+    build_fn = None
+    loss = None
+    metrics = None
+    run_eagerly = False
+    shuffle = True
+    validation_batch_size = None
+
+    def __init__(
+        self,
+        *,
+        filters=(32, 64, 128),
+        kernel_size=3,
+        convs_per_block=1,
+        dense_units=(256, 128),
+        dropout=0.3,
+        batch_norm=True,
+        augment=False,
+        image_shape="auto",
+        optimizer="adam",
+        learning_rate=1e-3,
+        lr_schedule=None,
+        label_smoothing=0.0,
+        epochs=30,
+        batch_size=64,
+        validation_split=0.1,
+        early_stopping_patience=5,
+        class_weight=None,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.convs_per_block = convs_per_block
+        self.dense_units = dense_units
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.augment = augment
+        self.image_shape = image_shape
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.label_smoothing = label_smoothing
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.validation_split = validation_split
+        self.early_stopping_patience = early_stopping_patience
+        self.class_weight = class_weight
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # -- scikit-learn protocol ---------------------------------------------------------------
+
+    def __sklearn_tags__(self):
+        tags = as_classifier_tags(super().__sklearn_tags__())
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def fit(self, X, y, sample_weight=None, **kwargs):
+        """Build a new network (unless ``warm_start``) and train it on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels), (n_samples, height, width) or \
+(n_samples, height, width, channels)
+            Face images, flat or as image tensors, scaled (for example to 0-1).
+        y : array-like of shape (n_samples,)
+            Labels: emotion names or integer codes. At least two classes.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights per sample, multiplied with the ``class_weight`` weights.
+        **kwargs : dict
+            ``validation_data=(X_val, y_val)`` replaces the internal validation split; other
+            keywords go to ``keras.Model.fit``.
+
+        Returns
+        -------
+        self : FacialExpressionClassifier
+            The fitted classifier.
+        """
+        self._validate_params()
+        resolve_augmentation(self.augment)
+        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
+        """Train for one epoch, keeping the network and history of earlier calls.
+
+        Parameters
+        ----------
+        X : array-like
+            Face images, as for :meth:`fit`.
+        y : array-like of shape (n_samples,)
+            Labels.
+        classes : array-like of shape (n_classes,), default=None
+            All classes across calls; needed on the first call if ``y`` lacks some.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights per sample.
+        **kwargs : dict
+            Passed on as for :meth:`fit`.
+
+        Returns
+        -------
+        self : FacialExpressionClassifier
+            The partially fitted classifier.
+        """
+        self._validate_params()
+        return super().partial_fit(
+            X, y, classes=classes, sample_weight=sample_weight, **kwargs
+        )
+
+    @property
+    def n_epochs_(self) -> int:
+        """Number of epochs run in training."""
+        if not hasattr(self, "history_"):
+            raise NotFittedError("This FacialExpressionClassifier is not fitted yet.")
+        return len(self.history_["loss"])
+
+    # -- scikeras hooks ----------------------------------------------------------------------
+
+    @property
+    def target_encoder(self):
+        # scikeras resets classes_ to None in fit(); partial_fit may pass the full class list.
+        return _OneHotTargetEncoder(classes=getattr(self, "classes_", None))
+
+    def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
+        # One validation path for fit and predict: pixel checks, then reshaping to images,
+        # then scikeras' own bookkeeping on the 4-D array.
+        name = type(self).__name__
+        if y is not None:
+            y = np.asarray(y)
+            if y.ndim == 2 and y.shape[1] == 1:
+                warnings.warn(
+                    "A column-vector y was passed when a 1d array was expected; it is "
+                    "flattened.", DataConversionWarning, stacklevel=3,
+                )
+                y = y.ravel()
+        n_features = None
+        if X is not None:
+            X = check_pixel_array(X, name="X")
+            n_features = math.prod(X.shape[1:])
+            if reset:
+                self.image_shape_ = resolve_image_shape(self.image_shape, X.shape)
+            else:
+                if not hasattr(self, "image_shape_"):
+                    raise NotFittedError(f"This {name} is not fitted yet: call fit first.")
+                if n_features != self.n_features_in_:
+                    raise ValueError(
+                        f"X has {n_features} features, but {name} is expecting "
+                        f"{self.n_features_in_} features as input (images of shape "
+                        f"{self.image_shape_[:2]}); X's shape is {X.shape}."
+                    )
+                if X.ndim >= 3 and X.shape[1:3] != self.image_shape_[:2]:
+                    raise ValueError(
+                        f"X holds images of shape {X.shape[1:3]}, but {name} was fitted on "
+                        f"images of shape {self.image_shape_[:2]}."
+                    )
+            X = as_images(X, self.image_shape_)
+        X, y = super()._validate_data(X=X, y=y, reset=reset, y_numeric=y_numeric)
+        if reset and n_features is not None:
+            self.n_features_in_ = n_features
+        return X, y
+
+    def _keras_build_fn(self, meta):
+        seed = self._random_state
+        if seed is not None:
+            # Keras 3 keeps a global seed generator that tf.random.set_seed does not reset.
+            keras.utils.set_random_seed(seed)
+        model = build_cnn(
+            meta["X_shape_"][1:],
+            meta["n_classes_"],
+            filters=self.filters,
+            kernel_size=self.kernel_size,
+            convs_per_block=self.convs_per_block,
+            dense_units=self.dense_units,
+            dropout=self.dropout,
+            batch_norm=self.batch_norm,
+            augment=self.augment,
+            seed=seed,
+        )
+        optimizer = keras.optimizers.get(
+            {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
+        )
+        model.compile(
+            optimizer=optimizer,
+            loss=keras.losses.CategoricalCrossentropy(label_smoothing=self.label_smoothing),
+            metrics=["accuracy"],
+        )
+        return model
+
+    def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
+        validation_data = kwargs.pop("validation_data", None)
+        if validation_data is not None:
+            validation_data = self._encode_validation_data(validation_data)
+        elif self.validation_split:
+            X, y, sample_weight, validation_data = self._split_validation(X, y, sample_weight)
+        kwargs["validation_data"] = validation_data
+        kwargs["validation_split"] = 0.0  # Keras' own split takes the *last* rows, unshuffled.
+
+        user_callbacks = self._fit_callbacks
+        self._fit_callbacks = user_callbacks + self._training_callbacks(
+            monitor="val_loss" if validation_data is not None else "loss", epochs=epochs
+        )
+        try:
+            super()._fit_keras_model(
+                X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs
+            )
+        finally:
+            self._fit_callbacks = user_callbacks
+        self.history_ = {key: [float(v) for v in values] for key, values in self.history_.items()}
+
+    def _predict_raw(self, X, **kwargs):
+        if not self.initialized_:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet: call fit before predicting."
+            )
+        X, _ = self._validate_data(X=X, y=None)
+        X = self.feature_encoder_.transform(X)
+        if X.shape[0] <= _DIRECT_CALL_MAX_BATCH and not kwargs:
+            return keras.ops.convert_to_numpy(self.model_(X, training=False))
+        kwargs.setdefault("batch_size", max(self.batch_size, 256))
+        kwargs.setdefault("verbose", 0)
+        return self.model_.predict(X, **kwargs)
+
+    # -- private helpers ---------------------------------------------------------------------
+
+    def _training_callbacks(self, *, monitor: str, epochs: int):
+        callbacks = []
+        if self.early_stopping_patience is not None:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=monitor, patience=self.early_stopping_patience,
+                    restore_best_weights=True,
+                )
+            )
+        if self.lr_schedule == "plateau":
+            patience = max(1, (self.early_stopping_patience or 6) // 2)
+            callbacks.append(
+                keras.callbacks.ReduceLROnPlateau(
+                    monitor=monitor, factor=0.5, patience=patience, min_lr=1e-6
+                )
+            )
+        elif self.lr_schedule == "cosine":
+            start = float(self.learning_rate)
+            callbacks.append(
+                keras.callbacks.LearningRateScheduler(
+                    lambda epoch: 0.5 * start * (1 + math.cos(math.pi * epoch / epochs))
+                )
+            )
+        return callbacks
+
+    def _split_validation(self, X, y, sample_weight):
+        """Hold out ``validation_split`` of the data, stratified by class when possible."""
+        n = X.shape[0]
+        n_val = math.ceil(n * self.validation_split)
+        if n_val < 1 or n - n_val < 1:
+            return X, y, sample_weight, None
+        labels = np.argmax(y, axis=1)
+        arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
+        seed = self._random_state if self._random_state is not None else None
+        try:
+            parts = train_test_split(*arrays, test_size=n_val, random_state=seed, stratify=labels)
+        except ValueError:
+            # Too few samples of some class to stratify (tiny data sets): a plain shuffle.
+            parts = train_test_split(*arrays, test_size=n_val, random_state=seed)
+        X_train, X_val, y_train, y_val = parts[:4]
+        if sample_weight is None:
+            return X_train, y_train, None, (X_val, y_val)
+        sw_train, sw_val = parts[4:]
+        return X_train, y_train, sw_train, (X_val, y_val, sw_val)
+
+    def _encode_validation_data(self, validation_data):
+        if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+            raise ValueError(
+                "validation_data must be a pair (X_val, y_val); got "
+                f"{type(validation_data).__name__}."
+            )
+        X_val, y_val = validation_data
+        X_val, y_val = self._validate_data(X_val, y_val)
+        if X_val.shape[0] != y_val.shape[0]:
+            raise ValueError(
+                f"validation_data has {X_val.shape[0]} images but {y_val.shape[0]} labels."
+            )
+        X_val = self.feature_encoder_.transform(X_val)
+        return X_val, self.target_encoder_.transform(y_val)

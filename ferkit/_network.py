@@ -1,0 +1,162 @@
+"""Keras network builders: the CNN behind :class:`FacialExpressionClassifier`.
+
+Plain functions from hyper-parameters to an uncompiled ``keras.Model``, so they can be read,
+tested and reused without the scikit-learn wrapper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+#: Strength of each augmentation when ``augment=True``. Chosen small: FER2013 faces are
+#: aligned crops, so large rotations or shifts move the face out of the frame.
+DEFAULT_AUGMENTATION: dict[str, float] = {
+    "flip": 1.0,  # horizontal flip on/off (a face's expression is left-right symmetric)
+    "rotation": 0.03,  # fraction of a full turn: about +-11 degrees
+    "zoom": 0.1,
+    "shift": 0.1,
+    "contrast": 0.2,
+}
+
+
+def resolve_augmentation(augment) -> dict[str, float]:
+    """Turn the ``augment`` parameter into a dict of strengths (empty when off)."""
+    if augment is None or augment is False:
+        return {}
+    if augment is True:
+        return dict(DEFAULT_AUGMENTATION)
+    if isinstance(augment, Mapping):
+        unknown = set(augment) - set(DEFAULT_AUGMENTATION)
+        if unknown:
+            raise ValueError(
+                f"augment has unknown key(s) {sorted(unknown)}; "
+                f"known: {sorted(DEFAULT_AUGMENTATION)}."
+            )
+        out = {}
+        for key, value in augment.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"augment[{key!r}] must be a number >= 0; got {value!r}.")
+            if value:
+                out[key] = float(value)
+        return out
+    raise TypeError(f"augment must be a bool or a dict of strengths; got {augment!r}.")
+
+
+def _augmentation_layers(strengths: Mapping[str, float], seed):
+    import keras
+
+    layers: list = []
+
+    def layer_seed():
+        return None if seed is None else seed + 101 * (len(layers) + 1)
+
+    if strengths.get("flip"):
+        layers.append(keras.layers.RandomFlip("horizontal", seed=layer_seed()))
+    if strengths.get("rotation"):
+        layers.append(keras.layers.RandomRotation(strengths["rotation"], seed=layer_seed()))
+    if strengths.get("zoom"):
+        layers.append(keras.layers.RandomZoom(strengths["zoom"], seed=layer_seed()))
+    if strengths.get("shift"):
+        s = strengths["shift"]
+        layers.append(keras.layers.RandomTranslation(s, s, seed=layer_seed()))
+    if strengths.get("contrast"):
+        # Keras clips to value_range after the change; inputs may be standardised (negative),
+        # so give a range wide enough to never clip real data.
+        layers.append(
+            keras.layers.RandomContrast(strengths["contrast"], value_range=(-1e4, 1e4),
+                                        seed=layer_seed())
+        )
+    return layers
+
+
+def build_cnn(
+    input_shape: Sequence[int],
+    n_classes: int,
+    *,
+    filters: Sequence[int] = (32, 64, 128),
+    kernel_size: int = 3,
+    convs_per_block: int = 1,
+    dense_units: Sequence[int] = (256, 128),
+    dropout: float = 0.3,
+    batch_norm: bool = True,
+    augment=False,
+    seed: int | None = None,
+):
+    """Build the ferkit CNN: convolution blocks, fully connected layers, a softmax output.
+
+    Each block is ``convs_per_block`` convolutions (3x3, same padding, each optionally
+    batch-normalised, ReLU) followed by 2x2 max pooling. The default (three blocks of one
+    convolution, two dense layers) is the original work's network.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(height, width, channels)`` of one image.
+    n_classes : int
+        Number of output classes (softmax units).
+    filters : sequence of int, default=(32, 64, 128)
+        Filters of each convolution block; its length is the number of blocks.
+    kernel_size : int, default=3
+        Side of the square convolution kernels.
+    convs_per_block : int, default=1
+        Convolutions per block before pooling (2 gives a VGG-style network).
+    dense_units : sequence of int, default=(256, 128)
+        Units of each fully connected hidden layer.
+    dropout : float, default=0.3
+        Dropout rate after each dense layer; a quarter of it is applied after each block.
+    batch_norm : bool, default=True
+        Add batch normalisation after every convolution and dense layer.
+    augment : bool or dict, default=False
+        Random training-time augmentation with Keras preprocessing layers (inactive at
+        inference). True uses :data:`DEFAULT_AUGMENTATION`; a dict sets strengths per key.
+    seed : int or None, default=None
+        Seed for weight initialisers, dropout and augmentation layers.
+
+    Returns
+    -------
+    keras.Model
+        The uncompiled model.
+    """
+    import keras
+    from keras import layers
+
+    def next_seed():
+        # A distinct, reproducible seed per layer; None keeps Keras' global RNG.
+        return None if seed is None else seed + len(stack)
+
+    def init():
+        return keras.initializers.GlorotUniform(seed=next_seed())
+
+    stack: list = [keras.Input(shape=tuple(int(s) for s in input_shape), name="pixels")]
+    stack += _augmentation_layers(resolve_augmentation(augment), next_seed())
+    for block, n_filters in enumerate(filters):
+        for conv in range(convs_per_block):
+            stack.append(
+                layers.Conv2D(
+                    int(n_filters), kernel_size, padding="same", use_bias=not batch_norm,
+                    kernel_initializer=init(), name=f"block{block + 1}_conv{conv + 1}",
+                )
+            )
+            if batch_norm:
+                stack.append(layers.BatchNormalization(name=f"block{block + 1}_bn{conv + 1}"))
+            stack.append(layers.Activation("relu", name=f"block{block + 1}_relu{conv + 1}"))
+        # padding="same" keeps odd or tiny inputs (e.g. 1 x d strips) from shrinking to zero.
+        stack.append(layers.MaxPooling2D(2, padding="same", name=f"block{block + 1}_pool"))
+        if dropout:
+            stack.append(layers.Dropout(dropout / 4, seed=next_seed(), name=f"block{block + 1}_drop"))
+    stack.append(layers.Flatten(name="flatten"))
+    for i, units in enumerate(dense_units):
+        stack.append(
+            layers.Dense(int(units), use_bias=not batch_norm, kernel_initializer=init(),
+                         name=f"dense{i + 1}")
+        )
+        if batch_norm:
+            stack.append(layers.BatchNormalization(name=f"dense{i + 1}_bn"))
+        stack.append(layers.Activation("relu", name=f"dense{i + 1}_relu"))
+        if dropout:
+            stack.append(layers.Dropout(dropout, seed=next_seed(), name=f"dense{i + 1}_drop"))
+    stack.append(
+        layers.Dense(int(n_classes), activation="softmax", kernel_initializer=init(),
+                     name="emotion")
+    )
+    return keras.Sequential(stack, name="ferkit_cnn")

@@ -1,0 +1,148 @@
+"""Input validation shared by every ferkit estimator: one place, clear messages.
+
+Nothing here imports TensorFlow, so the transformers and loaders stay light.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_array
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    """Position of the first True in ``mask`` as a tuple of ints."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _describe(position: tuple[int, ...]) -> str:
+    """``(row, col, ...)`` as words a user can find in their data."""
+    if len(position) == 1:
+        return f"row {position[0]}"
+    return f"row {position[0]}, position {position[1:] if len(position) > 2 else position[1]}"
+
+
+def check_pixel_array(X, *, name: str = "X", raw: bool = False, max_value: float = 255.0):
+    """Validate a batch of pixel rows or images and return it as a float array.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features) or (n_samples, height, width[, channels])
+        Flat pixel rows or image tensors.
+    name : str, default="X"
+        Name of the argument, for error messages.
+    raw : bool, default=False
+        If True the values must be raw pixel intensities in ``[0, max_value]``.
+    max_value : float, default=255.0
+        Largest raw pixel value, used when ``raw`` is True.
+
+    Returns
+    -------
+    ndarray
+        ``X`` as a floating array of at least two dimensions, with at least one sample.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` is empty, one-dimensional, more than four-dimensional, contains NaN or
+        infinity, or (with ``raw``) holds values outside ``[0, max_value]``. The message names
+        the shape or the first offending value and its position.
+    """
+    # ensure_all_finite=False: we look for NaN/inf ourselves to say *where* they are.
+    X = check_array(
+        X, allow_nd=True, dtype=[np.float32, np.float64], ensure_all_finite=False,
+        input_name=name,
+    )
+    if X.ndim > 4:
+        raise ValueError(
+            f"{name} must be flat rows (n, pixels), images (n, height, width) or "
+            f"(n, height, width, channels); got an array of shape {X.shape}."
+        )
+    finite = np.isfinite(X)
+    if not finite.all():
+        where = _first_index(~finite)
+        raise ValueError(
+            f"{name} contains NaN or infinity (first at {_describe(where)}: {X[where]!r}); "
+            f"pixel values must be finite. Shape seen: {X.shape}."
+        )
+    if raw:
+        bad = (X < 0) | (X > max_value)
+        if bad.any():
+            where = _first_index(bad)
+            raise ValueError(
+                f"{name} should hold raw pixel values in [0, {max_value:g}], but found "
+                f"{X[where]:g} at {_describe(where)} (shape {X.shape}). Scale raw pixels "
+                "with PixelScaler only once, and check the data's units."
+            )
+    return X
+
+
+def resolve_image_shape(image_shape, X_shape: tuple[int, ...], *, name: str = "X"):
+    """Decide the (height, width, channels) of the images held in an array of ``X_shape``.
+
+    Parameters
+    ----------
+    image_shape : "auto" or tuple of int
+        ``(height, width)`` or ``(height, width, channels)``; one entry may be -1 and is then
+        inferred from the pixel count, as with :func:`numpy.reshape`. ``"auto"`` keeps the
+        image dimensions of 3-D/4-D input and reads a flat row of ``d`` pixels as a square
+        ``sqrt(d) x sqrt(d)`` image when ``d`` is a perfect square (2304 -> 48x48), else as a
+        ``1 x d`` strip.
+    X_shape : tuple of int
+        Shape of the (validated) input array.
+    name : str, default="X"
+        Name of the argument, for error messages.
+
+    Returns
+    -------
+    tuple of int
+        ``(height, width, channels)``.
+    """
+    per_sample = tuple(int(s) for s in X_shape[1:])
+    n_values = math.prod(per_sample)
+    if isinstance(image_shape, str):
+        if image_shape != "auto":
+            raise ValueError(f"image_shape must be 'auto' or a tuple of ints; got {image_shape!r}.")
+        if len(per_sample) == 3:
+            return per_sample
+        if len(per_sample) == 2:
+            return (*per_sample, 1)
+        side = math.isqrt(n_values)
+        return (side, side, 1) if side * side == n_values else (1, n_values, 1)
+
+    try:
+        shape = tuple(int(s) for s in image_shape)
+        valid = all(isinstance(s, Integral | np.integer) for s in image_shape)
+    except TypeError:
+        valid = False
+    if not valid or len(shape) not in (2, 3) or any(s == 0 or s < -1 for s in shape):
+        raise ValueError(
+            "image_shape must be 'auto', (height, width) or (height, width, channels) with "
+            f"positive ints (one may be -1); got {image_shape!r}."
+        )
+    if len(shape) == 2:
+        shape = (*shape, 1)
+    if shape.count(-1) > 1:
+        raise ValueError(f"image_shape may contain -1 at most once; got {image_shape!r}.")
+    if -1 in shape:
+        known = -math.prod(shape)
+        if n_values % known:
+            raise ValueError(
+                f"{name} has {n_values} values per sample (shape {X_shape}), which cannot be "
+                f"arranged as image_shape {image_shape!r}."
+            )
+        shape = tuple(n_values // known if s == -1 else s for s in shape)
+    if math.prod(shape) != n_values:
+        raise ValueError(
+            f"{name} has {n_values} values per sample (shape {X_shape}), but image_shape "
+            f"{tuple(image_shape)} needs {math.prod(shape)}. FER2013 rows have 2304 pixels "
+            "(48x48)."
+        )
+    return shape
+
+
+def as_images(X: np.ndarray, image_shape: tuple[int, int, int], *, dtype=np.float32):
+    """Reshape a validated batch to ``(n_samples, height, width, channels)``."""
+    return np.asarray(X, dtype=dtype).reshape((X.shape[0], *image_shape))

@@ -1,0 +1,9 @@
+"""Transformer steps that prepare face images for a classifier.
+
+Every step is a scikit-learn transformer usable in a :class:`~sklearn.pipeline.Pipeline`.
+"""
+
+from ferkit.preprocessing._reshape import ImageReshaper
+from ferkit.preprocessing._scale import PixelScaler
+
+__all__ = ["ImageReshaper", "PixelScaler"]

@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny networks and the embedded sample, so the suite stays fast."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+#: The full FER2013 image archive, present on developers' machines and in CI beside the repo.
+SHARED_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-images.zip"
+
+#: A network small enough to train in a second on two CPU cores.
+TINY = dict(filters=(4, 8), dense_units=(8,), epochs=2, batch_size=64, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_params():
+    """Parameters of a tiny, deterministic FacialExpressionClassifier."""
+    return dict(TINY)
+
+
+@pytest.fixture(scope="session")
+def sample():
+    """The embedded FER2013 sample (700 faces)."""
+    from ferkit.datasets import load_sample
+
+    return load_sample()
+
+
+@pytest.fixture(scope="session")
+def sample3():
+    """The embedded sample restricted to the original work's three emotions."""
+    from ferkit.datasets import load_sample
+
+    return load_sample(emotions=("angry", "happy", "sad"))
+
+
+@pytest.fixture(scope="session")
+def fitted_pipeline(sample3):
+    """A tiny default pipeline fitted on the three-emotion sample (shared; do not mutate)."""
+    from ferkit import make_fer_pipeline
+
+    return make_fer_pipeline(**TINY).fit(sample3.data, sample3.target)
+
+
+@pytest.fixture(scope="session")
+def shared_archive():
+    """Path of ``../shared/data/fer2013-images.zip``; skips the test when it is absent."""
+    if not SHARED_ARCHIVE.exists():
+        pytest.skip(f"full FER2013 archive not found at {SHARED_ARCHIVE}")
+    return SHARED_ARCHIVE
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
