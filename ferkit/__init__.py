@@ -32,8 +32,8 @@ _SUBMODULES = {
 __all__ = ["EMOTIONS", "THREE_EMOTIONS", "__version__", *sorted(_LAZY)]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ferkit._classifier import FacialExpressionClassifier
-    from ferkit._pipeline import make_fer_pipeline
+    from ferkit._classifier import FacialExpressionClassifier as FacialExpressionClassifier
+    from ferkit._pipeline import make_fer_pipeline as make_fer_pipeline
 
 
 def __getattr__(name: str):

@@ -500,3 +500,46 @@ class FacialExpressionClassifier(KerasClassifier):
             )
         X_val = self.feature_encoder_.transform(X_val)
         return X_val, self.target_encoder_.transform(y_val)
+
+    # -- persistence hooks (ferkit.persistence uses these; no pickle involved) ---------------
+
+    def _get_fitted_state(self) -> dict:
+        """The fitted state other than the Keras network, as JSON-serialisable values."""
+        if not self.initialized_:
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet.")
+        return {
+            "classes": self.classes_.tolist(),
+            "classes_dtype": self.classes_.dtype.str,
+            "image_shape": list(self.image_shape_),
+            "n_features_in": int(self.n_features_in_),
+            "X_shape": [None if s is None else int(s) for s in self.X_shape_],
+            "X_dtype": np.dtype(self.X_dtype_).str,
+            "y_dtype": np.dtype(self.y_dtype_).str,
+            "y_ndim": int(self.y_ndim_),
+            "target_type": self.target_type_,
+            "history": {k: [float(v) for v in vals] for k, vals in self.history_.items()},
+        }
+
+    @classmethod
+    def _from_fitted_state(cls, params: dict, state: dict, model) -> FacialExpressionClassifier:
+        """Rebuild a fitted classifier from :meth:`_get_fitted_state` and a Keras network."""
+        from sklearn.preprocessing import FunctionTransformer
+
+        est = cls(**params)
+        classes = np.asarray(state["classes"], dtype=np.dtype(state["classes_dtype"]))
+        est.model_ = model
+        est.target_encoder_ = _OneHotTargetEncoder(classes=classes).fit(classes)
+        est.feature_encoder_ = FunctionTransformer().fit(np.zeros((1, 1)))
+        vars(est).update(est.target_encoder_.get_metadata())
+        est.image_shape_ = tuple(int(s) for s in state["image_shape"])
+        est.n_features_in_ = int(state["n_features_in"])
+        est.X_shape_ = tuple(state["X_shape"])
+        est.X_dtype_ = np.dtype(state["X_dtype"])
+        est.y_dtype_ = np.dtype(state["y_dtype"])
+        est.y_ndim_ = int(state["y_ndim"])
+        est.target_type_ = state["target_type"]
+        est.history_ = {k: list(v) for k, v in state["history"].items()}
+        est._random_state = params.get("random_state") if isinstance(
+            params.get("random_state"), int) else None
+        est._fit_callbacks, est._predict_callbacks = [], []
+        return est

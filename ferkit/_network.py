@@ -143,7 +143,9 @@ def build_cnn(
         # padding="same" keeps odd or tiny inputs (e.g. 1 x d strips) from shrinking to zero.
         stack.append(layers.MaxPooling2D(2, padding="same", name=f"block{block + 1}_pool"))
         if dropout:
-            stack.append(layers.Dropout(dropout / 4, seed=next_seed(), name=f"block{block + 1}_drop"))
+            stack.append(
+                layers.Dropout(dropout / 4, seed=next_seed(), name=f"block{block + 1}_drop")
+            )
     stack.append(layers.Flatten(name="flatten"))
     for i, units in enumerate(dense_units):
         stack.append(

@@ -7,13 +7,15 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
 #: The full FER2013 image archive, present on developers' machines and in CI beside the repo.
-SHARED_ARCHIVE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-images.zip"
+SHARED_ARCHIVE = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fer2013-images.zip"
+)
 
 #: A network small enough to train in a second on two CPU cores.
 TINY = dict(filters=(4, 8), dense_units=(8,), epochs=2, batch_size=64, random_state=0)
