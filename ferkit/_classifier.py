@@ -50,7 +50,7 @@ class _OneHotTargetEncoder(TransformerMixin, BaseEstimator):
         if self.classes_.size < 2:
             raise ValueError(
                 "FacialExpressionClassifier needs at least 2 classes to train, but y holds one "
-                f"class only: {self.classes_[0]!r}."
+                f"class only: {self.classes_.tolist()[0]!r}."
             )
         self.n_classes_ = int(self.classes_.size)
         return self

@@ -64,13 +64,23 @@ def check_pixel_array(X, *, name: str = "X", raw: bool = False, max_value: float
     if not finite.all():
         where = _first_index(~finite)
         raise ValueError(
-            f"{name} contains NaN or infinity (first at {_describe(where)}: {X[where]!r}); "
+            f"{name} contains NaN or infinity (first at {_describe(where)}: "
+            f"{float(X[where])}); "
             f"pixel values must be finite. Shape seen: {X.shape}."
         )
     if raw:
-        bad = (X < 0) | (X > max_value)
-        if bad.any():
-            where = _first_index(bad)
+        negative = X < 0
+        if negative.any():
+            # scikit-learn's checks look for this wording ("Negative values in data passed to").
+            where = _first_index(negative)
+            raise ValueError(
+                f"Negative values in data passed to {name}: found {X[where]:g} at "
+                f"{_describe(where)} (shape {X.shape}); raw pixel values must lie in "
+                f"[0, {max_value:g}]."
+            )
+        too_big = X > max_value
+        if too_big.any():
+            where = _first_index(too_big)
             raise ValueError(
                 f"{name} should hold raw pixel values in [0, {max_value:g}], but found "
                 f"{X[where]:g} at {_describe(where)} (shape {X.shape}). Scale raw pixels "

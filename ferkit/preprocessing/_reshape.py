@@ -147,4 +147,6 @@ class ImageReshaper(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        # Keras computes in float32; every output is float32 whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags

@@ -58,7 +58,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.eps = eps
 
     def _check(self, X):
-        return check_pixel_array(X, raw=True, max_value=self.max_value)
+        return check_pixel_array(X, name="PixelScaler", raw=True, max_value=self.max_value)
 
     def fit(self, X, y=None):
         """Check the pixel range and learn the dataset statistics (``method="dataset"``).
@@ -119,4 +119,6 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = True
+        # Keras computes in float32; every output is float32 whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags

@@ -1,0 +1,241 @@
+"""FacialExpressionClassifier: scikit-learn composition, input forms, determinism, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+
+from ferkit import FacialExpressionClassifier, make_fer_pipeline
+from ferkit._emotions import EMOTION_TO_CODE
+
+
+@pytest.fixture(scope="module")
+def small(sample3):
+    """90 faces, 30 per emotion, scaled to 0-1, as flat rows."""
+    idx = np.concatenate(
+        [np.flatnonzero(sample3.target == e)[:30] for e in ("angry", "happy", "sad")]
+    )
+    return sample3.data[idx] / 255.0, sample3.target[idx]
+
+
+def test_import_ferkit_does_not_import_tensorflow():
+    code = (
+        "import sys, ferkit, ferkit.datasets, ferkit.preprocessing\n"
+        "ferkit.datasets.load_sample()\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'scikeras', 'matplotlib', 'optuna')"
+        " if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_fit_predict_attributes(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params).fit(X, y)
+    assert list(clf.classes_) == ["angry", "happy", "sad"]
+    assert clf.n_features_in_ == 2304
+    assert clf.image_shape_ == (48, 48, 1)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    # predict is the argmax of predict_proba, mapped through classes_
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    assert clf.score(X, y) == pytest.approx(accuracy_score(y, clf.predict(X)))
+    assert set(clf.history_) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == clf.n_epochs_ for v in clf.history_.values())
+    assert 1 <= clf.n_epochs_ <= tiny_params["epochs"]
+
+
+def test_input_forms_give_identical_predictions(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params).fit(X, y)
+    flat = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict_proba(X.reshape(-1, 48, 48)), flat)
+    np.testing.assert_array_equal(clf.predict_proba(X.reshape(-1, 48, 48, 1)), flat)
+    # image input at fit time builds the same network
+    clf_img = FacialExpressionClassifier(**tiny_params).fit(X.reshape(-1, 48, 48), y)
+    np.testing.assert_array_equal(clf_img.predict_proba(X), flat)
+
+
+def test_integer_codes_are_kept_as_given(small, tiny_params):
+    X, y = small
+    codes = np.array([EMOTION_TO_CODE[e] for e in y])
+    clf = FacialExpressionClassifier(**tiny_params).fit(X, codes)
+    np.testing.assert_array_equal(clf.classes_, [0, 3, 4])
+    assert clf.predict(X).dtype.kind == "i"
+    assert set(np.unique(clf.predict(X))) <= {0, 3, 4}
+
+
+def test_same_random_state_same_predictions(small, tiny_params):
+    X, y = small
+    params = dict(tiny_params, augment=True, dropout=0.5)
+    a = FacialExpressionClassifier(**params).fit(X, y).predict_proba(X)
+    b = FacialExpressionClassifier(**params).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    c = FacialExpressionClassifier(**dict(params, random_state=1)).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, c)
+
+
+def test_pipeline_takes_raw_pixels_and_clones(sample3, fitted_pipeline):
+    pred = fitted_pipeline.predict(sample3.images[:5])  # (n, 48, 48) uint8 works too
+    np.testing.assert_array_equal(pred, fitted_pipeline.predict(sample3.data[:5]))
+    fresh = clone(fitted_pipeline)
+    assert fresh.get_params()["clf__filters"] == fitted_pipeline.get_params()["clf__filters"]
+    assert not hasattr(fresh.named_steps["clf"], "model_")
+
+
+def test_cross_val_score_is_stratified(sample3, tiny_params):
+    pipe = make_fer_pipeline(**dict(tiny_params, epochs=1))
+    scores = cross_val_score(pipe, sample3.data, sample3.target, cv=3)
+    assert scores.shape == (3,)
+    assert np.all((scores >= 0) & (scores <= 1))
+    # is_classifier() is what makes cv=3 mean StratifiedKFold: each test fold is balanced.
+    from sklearn.model_selection import check_cv
+
+    cv = check_cv(3, sample3.target, classifier=True)
+    assert isinstance(cv, StratifiedKFold)
+
+
+def test_grid_search_over_pipeline_dropout(sample3, tiny_params):
+    pipe = make_fer_pipeline(**dict(tiny_params, epochs=1))
+    search = GridSearchCV(pipe, {"clf__dropout": [0.0, 0.5]}, cv=2)
+    search.fit(sample3.data, sample3.target)
+    assert search.best_params_["clf__dropout"] in (0.0, 0.5)
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    assert search.best_estimator_.named_steps["clf"].dropout == search.best_params_["clf__dropout"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"class_weight": "balanced"},
+        {"lr_schedule": "plateau", "label_smoothing": 0.1},
+        {"lr_schedule": "cosine", "augment": {"flip": 1, "rotation": 0.05}},
+        {"convs_per_block": 2, "batch_norm": False, "optimizer": "sgd"},
+        {"validation_split": 0.0, "early_stopping_patience": None},
+    ],
+    ids=["balanced", "plateau-smoothing", "cosine-augment", "vgg-sgd", "no-validation"],
+)
+def test_training_options_train(small, tiny_params, params):
+    X, y = small
+    clf = FacialExpressionClassifier(**dict(tiny_params, **params)).fit(X, y)
+    assert np.isfinite(clf.history_["loss"]).all()
+    if params.get("lr_schedule") == "cosine":
+        # the schedule really changed the rate: epoch 2 starts lower than epoch 1
+        rates = clf.history_["learning_rate"]
+        assert rates[1] < rates[0]
+    if params.get("validation_split") == 0.0:
+        assert "val_loss" not in clf.history_
+
+
+def test_validation_data_replaces_split(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params)
+    clf.fit(X[::2], y[::2], validation_data=(X[1::2], y[1::2]))
+    assert len(clf.history_["val_loss"]) == clf.n_epochs_
+
+
+def test_early_stopping_restores_best_weights(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(
+        **dict(tiny_params, epochs=8, early_stopping_patience=1, learning_rate=0.5)
+    ).fit(X, y)
+    assert clf.n_epochs_ < 8  # a huge learning rate stops improving quickly
+
+
+def test_warm_start_continues_history(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(**dict(tiny_params, warm_start=True, epochs=1,
+                                            early_stopping_patience=None))
+    clf.fit(X, y)
+    weights = [w.copy() for w in clf.model_.get_weights()]
+    clf.fit(X, y)
+    after = clf.model_.get_weights()
+    assert any(not np.array_equal(a, b) for a, b in zip(weights, after, strict=True))
+
+
+# -- bad input --------------------------------------------------------------------------
+
+
+def test_wrong_pixel_count_at_predict(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params).fit(X, y)
+    with pytest.raises(ValueError, match=r"X has 2300 features, but .* expecting 2304"):
+        clf.predict(X[:, :2300])
+    with pytest.raises(ValueError, match=r"images of shape \(24, 96\)"):
+        clf.predict(X.reshape(-1, 24, 96))
+
+
+def test_explicit_image_shape_mismatch_at_fit(small):
+    X, y = small
+    clf = FacialExpressionClassifier(image_shape=(48, 48))
+    with pytest.raises(ValueError, match=r"2303 values per sample .* needs 2304"):
+        clf.fit(X[:, :-1], y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_are_located(small, bad):
+    X, y = small
+    X = X.copy()
+    X[7, 100] = bad
+    with pytest.raises(ValueError, match=r"NaN or infinity \(first at row 7, position 100"):
+        FacialExpressionClassifier().fit(X, y)
+
+
+def test_raw_pixel_range_is_checked_in_pipeline(sample3):
+    X = sample3.data.astype(float)
+    X[3, 5] = 300
+    with pytest.raises(ValueError, match=r"raw pixel values in \[0, 255\], but found 300 at row 3"):
+        make_fer_pipeline().fit(X, sample3.target)
+    X[3, 5] = -2
+    with pytest.raises(ValueError, match=r"Negative values .* found -2 at row 3"):
+        make_fer_pipeline().fit(X, sample3.target)
+
+
+def test_one_class_only(small):
+    X, _ = small
+    with pytest.raises(ValueError, match=r"at least 2 classes .* only: 'happy'"):
+        FacialExpressionClassifier().fit(X, np.full(len(X), "happy"))
+
+
+def test_empty_X():
+    with pytest.raises(ValueError, match=r"0 sample\(s\) \(shape=\(0, 2304\)\)"):
+        FacialExpressionClassifier().fit(np.empty((0, 2304)), [])
+
+
+def test_unseen_labels_in_validation_data(small, tiny_params):
+    X, y = small
+    y_val = np.array(["surprise"] * 10)
+    with pytest.raises(ValueError, match=r"not seen in fit: \['surprise'\]"):
+        FacialExpressionClassifier(**tiny_params).fit(X, y, validation_data=(X[:10], y_val))
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="'dropout' parameter"):
+        FacialExpressionClassifier(dropout=1.5).fit(np.zeros((4, 4)), [0, 1, 0, 1])
+    with pytest.raises(ValueError, match="augment has unknown key"):
+        FacialExpressionClassifier(augment={"spin": 1}).fit(np.zeros((4, 4)), [0, 1, 0, 1])
+
+
+def test_predict_before_fit():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        FacialExpressionClassifier().predict(np.zeros((1, 2304)))
+
+
+def test_pickle_round_trip_of_fitted_classifier(small, tiny_params):
+    """Pickle works (scikit-learn convention) — for trusted files only; see ferkit.save."""
+    import pickle
+
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params).fit(X, y)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
