@@ -1,0 +1,318 @@
+"""Face detection with scikit-image's LBP frontal-face cascade, and FER2013-style face crops.
+
+The cascade (OpenCV's ``lbpcascade_frontalface``, shipped inside scikit-image) needs no
+download. It reports raw windows without scores; :func:`_group_windows` merges overlapping
+windows and uses their count as a confidence, as OpenCV's ``detectMultiScale`` does.
+"""
+
+from __future__ import annotations
+
+import functools
+from numbers import Integral, Real
+
+import numpy as np
+
+from ferkit.faces._io import _source_name, to_gray
+
+#: Columns of :func:`detect_faces`'s table, in order.
+BOX_COLUMNS: tuple[str, ...] = ("x", "y", "width", "height", "score")
+
+#: Side of the cascade's search window: smaller faces cannot be found.
+_WINDOW = 24
+
+#: Default options of :func:`detect_faces` (tuned on scikit-image's LFW subset and photos).
+DETECTOR_DEFAULTS: dict = {
+    "min_size": None,
+    "max_side": 640,
+    "min_side": 96,
+    "scale_factor": 1.1,
+    "step_ratio": 1.0,
+    "min_neighbors": 4,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _cascade():
+    """The LBP frontal-face cascade, loaded once per process."""
+    from skimage.data import lbp_frontal_face_cascade_filename
+    from skimage.feature import Cascade
+
+    return Cascade(lbp_frontal_face_cascade_filename())
+
+
+def _resize(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a uint8 image to ``(height, width)`` with Pillow (antialiased, fast)."""
+    from PIL import Image
+
+    if gray.shape == shape:
+        return gray
+    resized = Image.fromarray(gray).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
+    return np.asarray(resized)
+
+
+def _iou_matrix(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairwise intersection-over-union and intersection-over-smaller of ``(x, y, w, h)``."""
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    iw = np.clip(np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0), 0, None)
+    ih = np.clip(np.minimum(y1[:, None], y1) - np.maximum(y0[:, None], y0), 0, None)
+    inter = iw * ih
+    area = boxes[:, 2] * boxes[:, 3]
+    union = area[:, None] + area - inter
+    return inter / union, inter / np.minimum(area[:, None], area)
+
+
+def _group_windows(windows: np.ndarray, *, min_neighbors: int, overlap: float = 0.4):
+    """Merge overlapping raw detections into faces.
+
+    Windows overlapping by at least ``overlap`` (intersection over union) are linked, and each
+    connected group becomes one face: the mean of its windows, scored by how many windows it
+    has. Groups with fewer than ``min_neighbors`` windows are dropped, as are faces that lie
+    mostly inside a face with at least as many windows (a nose or an eye found as a face).
+
+    Returns
+    -------
+    ndarray of shape (n_faces, 5)
+        ``x, y, width, height, score`` rows (float).
+    """
+    if len(windows) == 0:
+        return np.empty((0, 5))
+    iou, _ = _iou_matrix(windows)
+    # Connected components of the overlap graph by label propagation: few windows per photo.
+    labels = np.arange(len(windows))
+    linked = iou >= overlap
+    while True:
+        spread = np.where(linked, labels[None, :], len(windows)).min(axis=1)
+        if np.array_equal(spread, labels):
+            break
+        labels = spread
+    faces = []
+    for label in np.unique(labels):
+        members = windows[labels == label]
+        if len(members) >= min_neighbors:
+            faces.append([*members.mean(axis=0), len(members)])
+    if not faces:
+        return np.empty((0, 5))
+    faces = np.asarray(faces, dtype=float)
+    _, inside = _iou_matrix(faces[:, :4])
+    area = faces[:, 2] * faces[:, 3]
+    keep = np.ones(len(faces), dtype=bool)
+    for i in np.argsort(faces[:, 4], kind="stable"):
+        rivals = (inside[i] >= 0.5) & keep & (np.arange(len(faces)) != i)
+        stronger = rivals & (
+            (faces[:, 4] > faces[i, 4]) | ((faces[:, 4] == faces[i, 4]) & (area > area[i]))
+        )
+        if stronger.any():
+            keep[i] = False
+    return faces[keep]
+
+
+def check_detector_params(params: dict) -> dict:
+    """Validate keyword options of :func:`detect_faces`; returns them with defaults filled."""
+    unknown = set(params) - set(DETECTOR_DEFAULTS)
+    if unknown:
+        raise TypeError(
+            f"unknown face-detector option(s) {sorted(unknown)}; expected some of "
+            f"{sorted(DETECTOR_DEFAULTS)}."
+        )
+    options = {**DETECTOR_DEFAULTS, **params}
+    bounds = {"min_size": 1, "max_side": _WINDOW, "min_side": 0, "min_neighbors": 1}
+    for name, low in bounds.items():
+        value = options[name]
+        if name == "min_size" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+    for name, low in (("scale_factor", 1.0), ("step_ratio", 1.0)):
+        value = options[name]
+        if isinstance(value, bool) or not isinstance(value, Real) or not value >= low:
+            raise ValueError(f"{name} must be a number >= {low:g}; got {value!r}.")
+    if options["scale_factor"] == 1:
+        raise ValueError("scale_factor must be greater than 1; got 1.")
+    return options
+
+
+def _detect_gray(
+    gray: np.ndarray,
+    *,
+    min_size: int | None,
+    max_side: int,
+    min_side: int,
+    scale_factor: float,
+    step_ratio: float,
+    min_neighbors: int,
+) -> np.ndarray:
+    """Face boxes ``(x, y, width, height, score)`` in ``gray``'s pixels, largest first.
+
+    Options are those of :func:`detect_faces`, already checked.
+    """
+    height, width = gray.shape
+    # Work at a size where the cascade is quick (big photos) or can see a face at all (tiny
+    # crops, where the face fills the frame and is barely the window's size).
+    scale = min(1.0, max_side / max(height, width))
+    if min(height, width) * scale < min_side:
+        scale = min(min_side / min(height, width), max_side / max(height, width))
+    work_shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if min(work_shape) < _WINDOW:
+        return np.empty((0, 5))
+    work = _resize(gray, work_shape)
+    scale_y, scale_x = work_shape[0] / height, work_shape[1] / width
+    smallest = _WINDOW
+    if min_size is not None:
+        smallest = max(_WINDOW, round(min_size * min(scale_y, scale_x)))
+    if smallest > min(work_shape):
+        return np.empty((0, 5))
+    # intersection_score_threshold above 1 keeps scikit-image from merging windows itself, so
+    # that the windows per face can be counted.
+    raw = _cascade().detect_multi_scale(
+        img=work.astype(np.float32) / np.float32(255.0),
+        scale_factor=float(scale_factor),
+        step_ratio=float(step_ratio),
+        min_size=(smallest, smallest),
+        max_size=work_shape,
+        min_neighbor_number=1,
+        intersection_score_threshold=2.0,
+    )
+    windows = np.array([[d["c"], d["r"], d["width"], d["height"]] for d in raw], dtype=float)
+    faces = _group_windows(windows.reshape(-1, 4), min_neighbors=min_neighbors)
+    faces[:, [0, 2]] /= scale_x
+    faces[:, [1, 3]] /= scale_y
+    order = np.argsort(-(faces[:, 2] * faces[:, 3]), kind="stable")
+    return faces[order]
+
+
+def detect_faces(
+    image,
+    *,
+    min_size: int | None = None,
+    max_side: int = 640,
+    min_side: int = 96,
+    scale_factor: float = 1.1,
+    step_ratio: float = 1.0,
+    min_neighbors: int = 4,
+):
+    """Find the frontal faces in a photo.
+
+    Uses scikit-image's LBP frontal-face cascade (OpenCV's ``lbpcascade_frontalface``, shipped
+    with scikit-image: nothing is downloaded).
+
+    Parameters
+    ----------
+    image : str, path-like or array-like
+        Image file, or array of shape (height, width) or (height, width, channels): grayscale,
+        RGB or RGBA, of any size and of type uint8, uint16 (16-bit), bool or float (see
+        :func:`ferkit.faces.to_gray` for the units).
+    min_size : int or None, default=None
+        Smallest face side to look for, in the image's pixels; raising it makes big photos
+        faster. None looks for faces as small as the cascade can see: 24 pixels at the size
+        the photo is searched at (see ``max_side`` and ``min_side``).
+    max_side : int, default=640
+        Photos whose longer side is bigger are searched at this size (faster), and boxes are
+        mapped back to the original pixels.
+    min_side : int, default=96
+        Photos whose shorter side is smaller are enlarged to it first, so that a face filling
+        a small crop is bigger than the cascade's 24-pixel window.
+    scale_factor : float, default=1.1
+        Growth of the search window from one scale to the next (smaller: slower, finer).
+    step_ratio : float, default=1.0
+        Search step relative to the window's scale; 1 is exhaustive, 1.5 is faster.
+    min_neighbors : int, default=4
+        Overlapping raw detections a face needs to be kept. Higher values give fewer false
+        faces and miss more real ones.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per face, largest first, with integer columns ``x``, ``y`` (top-left corner,
+        in the original image's pixels, ``x`` along the width), ``width``, ``height`` and
+        ``score``: the number of overlapping raw detections merged into the face (the
+        cascade gives no probability; a higher count means a surer face). Empty, with the
+        same columns, when there is no face.
+
+    Raises
+    ------
+    ValueError
+        If the image cannot be read or is not an image array; the message names the file.
+
+    See Also
+    --------
+    ferkit.predict_image : Detect the faces and predict their emotions.
+    ferkit.preprocessing.FaceCropper : Largest face of each image as a 48x48 crop.
+
+    Examples
+    --------
+    >>> from skimage.data import astronaut
+    >>> from ferkit import detect_faces
+    >>> faces = detect_faces(astronaut())
+    >>> faces.columns.tolist()
+    ['x', 'y', 'width', 'height', 'score']
+    >>> face = faces.iloc[0]
+    >>> bool(150 < face.x + face.width / 2 < 250 and 80 < face.y + face.height / 2 < 160)
+    True
+    """
+    options = check_detector_params(dict(
+        min_size=min_size, max_side=max_side, min_side=min_side, scale_factor=scale_factor,
+        step_ratio=step_ratio, min_neighbors=min_neighbors,
+    ))
+    gray = to_gray(image, name=_source_name(image, None))
+    boxes = _detect_gray(gray, **options)
+    return _boxes_frame(boxes, gray.shape)
+
+
+def _boxes_frame(boxes: np.ndarray, shape: tuple[int, int]):
+    """Float boxes as the documented integer table, clipped to the image."""
+    import pandas as pd
+
+    height, width = shape
+    x = np.clip(np.rint(boxes[:, 0]), 0, width - 1)
+    y = np.clip(np.rint(boxes[:, 1]), 0, height - 1)
+    w = np.clip(np.rint(boxes[:, 2]), 1, width - x)
+    h = np.clip(np.rint(boxes[:, 3]), 1, height - y)
+    columns = [x, y, w, h, boxes[:, 4]]
+    return pd.DataFrame(
+        {name: np.asarray(col, dtype=np.int64) for name, col in zip(BOX_COLUMNS, columns,
+                                                                     strict=True)}
+    )
+
+
+def crop_face(gray: np.ndarray, box, *, margin: float = 0.1, size=(48, 48)) -> np.ndarray:
+    """Cut one face out of a grayscale image, FER2013-style: square, with margin, resized.
+
+    Parameters
+    ----------
+    gray : ndarray of uint8, shape (height, width)
+        The image (see :func:`ferkit.faces.to_gray`).
+    box : sequence of 4 numbers
+        ``x, y, width, height`` of the face.
+    margin : float, default=0.1
+        Border added on every side, as a fraction of the box's side. On FER2013's own faces
+        the cascade's box is about 40 of the 48 pixels, centred, so 0.1 frames a photo's
+        face the way the training data does.
+    size : tuple of int, default=(48, 48)
+        ``(height, width)`` of the crop.
+
+    Returns
+    -------
+    ndarray of uint8, shape ``size``
+        The face. Parts of the enlarged square that fall outside the image repeat its edge
+        pixels, so faces at a border keep their proportions.
+    """
+    x, y, w, h = (float(v) for v in box[:4])
+    side = max(w, h) * (1.0 + 2.0 * margin)
+    cx, cy = x + w / 2.0, y + h / 2.0
+    x0, y0 = round(cx - side / 2.0), round(cy - side / 2.0)
+    x1, y1 = x0 + max(1, round(side)), y0 + max(1, round(side))
+    height, width = gray.shape
+    inner = gray[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
+    pad = ((max(0, -y0), max(0, y1 - height)), (max(0, -x0), max(0, x1 - width)))
+    if any(p for pair in pad for p in pair):
+        inner = np.pad(inner, pad, mode="edge")
+    return _resize(np.ascontiguousarray(inner), tuple(size))
+
+
+def center_crop(gray: np.ndarray, *, size=(48, 48)) -> np.ndarray:
+    """The largest centred square of ``gray``, resized to ``size`` (for images of one face)."""
+    height, width = gray.shape
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return _resize(np.ascontiguousarray(gray[top:top + side, left:left + side]), tuple(size))
