@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "FacialExpressionClassifier": "ferkit._classifier",
     "make_fer_pipeline": "ferkit._pipeline",
+    "PRESETS": "ferkit._presets",
     "save": "ferkit.persistence",
     "load": "ferkit.persistence",
     "load_pretrained": "ferkit._pretrained",

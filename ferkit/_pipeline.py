@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from sklearn.pipeline import Pipeline
 
+from ferkit._presets import preset_params
 from ferkit.preprocessing import ImageReshaper, PixelScaler
 
 
-def make_fer_pipeline(*, image_shape=(48, 48), scaling="unit", **classifier_params) -> Pipeline:
+def make_fer_pipeline(
+    *, image_shape=(48, 48), scaling="unit", preset=None, **classifier_params
+) -> Pipeline:
     """Build ``ImageReshaper -> PixelScaler -> FacialExpressionClassifier``.
 
     The steps are named ``reshape``, ``scale`` and ``clf``, so searches address the
@@ -19,6 +22,9 @@ def make_fer_pipeline(*, image_shape=(48, 48), scaling="unit", **classifier_para
         Shape of one face image; raw input may be flat rows or images.
     scaling : {"unit", "image", "dataset"}, default="unit"
         ``method`` of the :class:`~ferkit.preprocessing.PixelScaler` step.
+    preset : {None, "plain", "default", "large"}, default=None
+        Start the classifier from a named configuration (see :data:`ferkit.PRESETS`);
+        ``classifier_params`` override it.
     **classifier_params : dict
         Parameters of the :class:`~ferkit.FacialExpressionClassifier`.
 
@@ -35,6 +41,8 @@ def make_fer_pipeline(*, image_shape=(48, 48), scaling="unit", **classifier_para
     """
     from ferkit._classifier import FacialExpressionClassifier
 
+    if preset is not None:
+        classifier_params = preset_params(preset, **classifier_params)
     return Pipeline(
         [
             ("reshape", ImageReshaper(image_shape=image_shape)),

@@ -1,0 +1,189 @@
+"""Accuracy on FER2013's PublicTest: train with a preset, evaluate, ship pretrained models.
+
+Train on Training, select on PublicTest only (PrivateTest is held back for independent
+judging). Runs are long on a CPU, so every epoch is checkpointed under ``runs/<run>/`` (an
+ignored folder) with Keras' ``BackupAndRestore``: rerun the same command to resume.
+
+Usage, from the repository root::
+
+    python benchmarks/accuracy.py train --task fer2013-7 --preset large --epochs 30
+    python benchmarks/accuracy.py ship --task fer2013-7 --preset large   # into ferkit/pretrained
+    python benchmarks/accuracy.py report     # table of every finished run -> RESULTS.md
+
+``--task fer2013-3`` is the original work's three emotions (angry, happy, sad).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _results import markdown_table, write_section  # noqa: E402
+
+ARCHIVE = ROOT.parent / "shared" / "data" / "fer2013-images.zip"
+RUNS = ROOT / "runs"
+TASKS = {
+    "fer2013-7": None,
+    "fer2013-3": ("angry", "happy", "sad"),
+}
+
+
+def load_split(usage: str, emotions):
+    """Images and labels of one split, cached in runs/cache keyed by the archive's identity."""
+    stat = ARCHIVE.stat()
+    cache = RUNS / "cache" / f"fer2013-{stat.st_size}-{int(stat.st_mtime)}.npz"
+    if not cache.exists():
+        from ferkit.datasets import load_fer2013
+
+        data = load_fer2013(ARCHIVE)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, images=data.images, target=np.asarray(data.target, dtype=str),
+                 usage=np.asarray(data.usage, dtype=str))
+    with np.load(cache) as npz:
+        keep = npz["usage"] == usage
+        if emotions is not None:
+            keep &= np.isin(npz["target"], emotions)
+        return npz["images"][keep], npz["target"][keep].astype(object)
+
+
+def run_name(task: str, preset: str) -> str:
+    return f"{task}-{preset}"
+
+
+def build(preset: str, epochs: int, seed: int, callbacks=None, verbose: int = 2):
+    from ferkit import make_fer_pipeline
+
+    return make_fer_pipeline(
+        preset=preset, epochs=epochs, random_state=seed, verbose=verbose, callbacks=callbacks
+    )
+
+
+def evaluate(model, X, y) -> dict:
+    from sklearn.metrics import accuracy_score, classification_report, f1_score
+
+    pred = model.predict(X)
+    report = classification_report(y, pred, output_dict=True, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "macro_f1": float(f1_score(y, pred, average="macro")),
+        "per_class": {
+            c: {k: float(report[c][k]) for k in ("precision", "recall", "f1-score", "support")}
+            for c in model.classes_
+        },
+    }
+
+
+def cmd_train(args) -> int:
+    import keras
+
+    emotions = TASKS[args.task]
+    X_train, y_train = load_split("Training", emotions)
+    X_val, y_val = load_split("PublicTest", emotions)
+    run = RUNS / run_name(args.task, args.preset)
+    run.mkdir(parents=True, exist_ok=True)
+    print(f"{args.task}/{args.preset}: {len(X_train)} training faces, {len(X_val)} PublicTest",
+          flush=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run / "backup")),
+        keras.callbacks.CSVLogger(str(run / "epochs.csv"), append=True),
+    ]
+    model = build(args.preset, args.epochs, args.seed, callbacks=callbacks)
+    # The pipeline's own steps prepare validation data too: fit them first, then hand the
+    # classifier PublicTest as its validation set (early stopping selects on it).
+    prep = model[:-1].fit(X_train)
+    start = time.perf_counter()
+    model[-1].fit(prep.transform(X_train), y_train,
+                  validation_data=(prep.transform(X_val), y_val))
+    seconds = time.perf_counter() - start
+    result = evaluate(model, X_val, y_val)
+    result.update(task=args.task, preset=args.preset, epochs_run=model[-1].n_epochs_,
+                  train_seconds=round(seconds), seed=args.seed,
+                  command=f"python benchmarks/accuracy.py train --task {args.task} "
+                          f"--preset {args.preset} --epochs {args.epochs}")
+    (run / "result.json").write_text(json.dumps(result, indent=2))
+    model[-1].model_.save_weights(run / "final.weights.h5")
+    try:
+        import ferkit
+
+        ferkit.save(model, run / "model", overwrite=True)
+    except Exception as exc:  # the weights above are enough to rebuild; say why
+        print(f"could not save with ferkit.save: {exc}", file=sys.stderr)
+    print(json.dumps({k: result[k] for k in ("accuracy", "macro_f1", "epochs_run")}), flush=True)
+    return 0
+
+
+def cmd_ship(args) -> int:
+    """Copy a finished run into ferkit/pretrained with float16 weights, if accuracy holds."""
+    import ferkit
+
+    emotions = TASKS[args.task]
+    run = RUNS / run_name(args.task, args.preset)
+    model = ferkit.load(run / "model")
+    X_val, y_val = load_split("PublicTest", emotions)
+    before = evaluate(model, X_val, y_val)
+    target = ROOT / "ferkit" / "pretrained" / args.task
+    ferkit.save(model, target, overwrite=True, weights_dtype="float16")
+    after = evaluate(ferkit.load(target), X_val, y_val)
+    print(f"accuracy float32 {before['accuracy']:.4f} -> float16 {after['accuracy']:.4f}")
+    if abs(after["accuracy"] - before["accuracy"]) > 0.002:
+        print("float16 changed accuracy by more than 0.2 points", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    rows, details = [], []
+    for path in sorted(RUNS.glob("*/result.json")):
+        r = json.loads(path.read_text())
+        rows.append({
+            "task": r["task"], "preset": r["preset"], "accuracy": f"{r['accuracy']:.4f}",
+            "macro-F1": f"{r['macro_f1']:.4f}", "epochs": r["epochs_run"],
+            "train time (s)": r["train_seconds"], "command": f"`{r['command']}`",
+        })
+        per_class = [
+            {"emotion": c, "precision": f"{v['precision']:.3f}", "recall": f"{v['recall']:.3f}",
+             "F1": f"{v['f1-score']:.3f}", "support": int(v["support"])}
+            for c, v in r["per_class"].items()
+        ]
+        details.append(f"### {r['task']} / {r['preset']}\n\n{markdown_table(per_class)}\n")
+    if not rows:
+        print("no finished runs under runs/")
+        return 1
+    table = markdown_table(rows)
+    print(table)
+    body = (
+        "Trained on FER2013 Training, evaluated on PublicTest (the selection split; PrivateTest "
+        "is held back). Presets: `plain` = the original 3-conv network without the recipe, "
+        "`default` = the same network with the recipe, `large` = 4 blocks x 2 convolutions "
+        "with the recipe (see `ferkit/_presets.py`).\n\n" + table + "\n\n" + "\n".join(details)
+    )
+    write_section("accuracy", body, command="python benchmarks/accuracy.py report")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("train", "ship"):
+        p = sub.add_parser(name)
+        p.add_argument("--task", choices=sorted(TASKS), required=True)
+        p.add_argument("--preset", choices=("plain", "default", "large"), default="default")
+        p.add_argument("--epochs", type=int, default=30)
+        p.add_argument("--seed", type=int, default=0)
+    sub.add_parser("report")
+    args = parser.parse_args(argv)
+    return {"train": cmd_train, "ship": cmd_ship, "report": cmd_report}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
