@@ -22,6 +22,7 @@ _LAZY = {
     "save": "ferkit.persistence",
     "load": "ferkit.persistence",
     "load_pretrained": "ferkit._pretrained",
+    "available_pretrained": "ferkit._pretrained",
     "detect_faces": "ferkit.faces",
     "predict_image": "ferkit.faces",
     "report": "ferkit._report",

@@ -1,0 +1,68 @@
+"""Pretrained models shipped inside the package: nothing is downloaded."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from importlib import resources
+
+#: What each shipped model recognises.
+PRETRAINED: dict[str, str] = {
+    "fer2013-7": "all seven FER2013 emotions",
+    "fer2013-3": "the original work's three emotions: angry, happy, sad",
+}
+
+
+def available_pretrained() -> list[str]:
+    """Names of the pretrained models present in this installation.
+
+    Returns
+    -------
+    list of str
+        For example ``["fer2013-3", "fer2013-7"]``.
+    """
+    root = resources.files("ferkit").joinpath("pretrained")
+    return sorted(n for n in PRETRAINED if root.joinpath(n, "ferkit.json").is_file())
+
+
+def load_pretrained(name: str = "fer2013-7"):
+    """Load a pretrained emotion model shipped with ferkit.
+
+    Parameters
+    ----------
+    name : {"fer2013-7", "fer2013-3"}, default="fer2013-7"
+        ``"fer2013-7"`` recognises all seven FER2013 emotions; ``"fer2013-3"`` the original
+        work's three (angry, happy, sad). Their accuracy, training data and limits are in
+        the model card (``docs/model_card.md``).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        A fitted pipeline whose ``predict`` takes raw 48x48 grayscale pixels (uint8 0-255)
+        as ``(n, 48, 48)`` or flat ``(n, 2304)`` and returns emotion names;
+        ``predict_proba`` columns follow ``classes_``.
+
+    Examples
+    --------
+    >>> import ferkit
+    >>> from ferkit.datasets import load_sample
+    >>> model = ferkit.load_pretrained("fer2013-3")  # doctest: +SKIP
+    >>> model.predict(load_sample().images[:2])  # doctest: +SKIP
+    array(['angry', 'angry'], dtype=object)
+    """
+    if name not in PRETRAINED:
+        raise ValueError(
+            f"Unknown pretrained model {name!r}; ferkit ships {sorted(PRETRAINED)}."
+        )
+    if name not in available_pretrained():
+        raise FileNotFoundError(
+            f"The pretrained model {name!r} is missing from this installation of ferkit "
+            f"(looked in {resources.files('ferkit').joinpath('pretrained', name)})."
+        )
+    from ferkit.persistence import load
+
+    with ExitStack() as stack:
+        # as_file gives a real folder even when the package is installed as a zip.
+        folder = stack.enter_context(
+            resources.as_file(resources.files("ferkit").joinpath("pretrained", name))
+        )
+        return load(folder)

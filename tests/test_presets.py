@@ -1,0 +1,34 @@
+"""Presets are plain parameter dicts: they build, clone and train like any configuration."""
+
+from __future__ import annotations
+
+import pytest
+from sklearn.base import clone
+
+from ferkit import PRESETS, FacialExpressionClassifier, make_fer_pipeline
+from ferkit._presets import preset_params
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_preset_is_valid_constructor_input(name):
+    clf = FacialExpressionClassifier(**PRESETS[name])
+    assert clone(clf).get_params() == clf.get_params()
+
+
+def test_make_fer_pipeline_preset_with_overrides():
+    pipe = make_fer_pipeline(preset="large", epochs=3)
+    clf = pipe.named_steps["clf"]
+    assert clf.convs_per_block == 2 and clf.filters == (32, 64, 128, 256)
+    assert clf.epochs == 3 and clf.augment is True
+
+
+def test_large_preset_builds_the_documented_network(sample3):
+    clf = FacialExpressionClassifier(**preset_params("large", epochs=1, validation_split=0.0))
+    clf.initialize(sample3.data[::50] / 255.0, sample3.target[::50])
+    convs = [layer for layer in clf.model_.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [32, 32, 64, 64, 128, 128, 256, 256]
+
+
+def test_unknown_preset():
+    with pytest.raises(ValueError, match="Unknown preset 'huge'"):
+        preset_params("huge")
