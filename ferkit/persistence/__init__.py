@@ -1,0 +1,59 @@
+"""Save and load fitted ferkit models as plain files: JSON and HDF5 weights, never pickle.
+
+:func:`save` writes a fitted :class:`~ferkit.FacialExpressionClassifier`, or a fitted
+:class:`~sklearn.pipeline.Pipeline` of ferkit and scikit-learn transformers ending in one, to a
+folder; :func:`load` reads it back, in any later process, predicting exactly as before.
+
+Folder layout
+-------------
+::
+
+    fer-model/
+        ferkit.json        manifest: format, versions, estimator, training summary, checksums
+        model.json         Keras architecture of the network (``model.to_json()``)
+        model.weights.h5   network weights, HDF5 (``model.save_weights``)
+        arrays.npz         NumPy arrays of fitted transformers (StandardScaler means...);
+                           only when there are some; written with allow_pickle=False
+
+``ferkit.json`` holds:
+
+- ``format`` (``"ferkit-model"``) and ``format_version`` (an int; this ferkit writes
+  ``1`` and refuses newer versions with a message asking to upgrade);
+- ``written_by``: versions of ferkit, Python, NumPy, scikit-learn, Keras (and its backend)
+  and TensorFlow that wrote the folder;
+- ``estimator``: the class name (``"ferkit.FacialExpressionClassifier"`` or
+  ``"sklearn.pipeline.Pipeline"``), its parameters and, for a pipeline, its ``steps``: each
+  with ``name``, ``class`` (e.g. ``"ferkit.preprocessing.PixelScaler"``), ``params`` and
+  fitted ``state``. The classifier's state holds ``classes``, the image shape, the training
+  ``history``, and the dtypes it was fitted on. Values that JSON cannot express exactly are
+  tagged: ``{"__tuple__": [4, 8]}``, ``{"__float__": "nan"}``, ``{"__ndarray__": "a0"}`` (an
+  array in ``arrays.npz``), ``{"__npscalar__": ["<f8", 0.5]}``;
+- ``summary`` (with a classifier): ``classes``, ``input_shape`` of the network
+  (height, width, channels), ``n_features_in``, ``epochs_run`` and ``final_metrics`` (the
+  last epoch's loss, accuracy, and validation loss and accuracy when there was validation
+  data);
+- ``network``: file names, ``weights_dtype`` (``"float32"`` or ``"float16"``) and whether the
+  optimizer state is stored;
+- ``files``: size and SHA-256 of each other file, checked before anything is read.
+
+Safety
+------
+Loading executes nothing from the folder. There is no pickle on the load path. Only classes on
+an allow-list are built (the classifier, ``Pipeline``, ferkit's preprocessing transformers and
+scikit-learn's ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``, ``RobustScaler`` and
+``Normalizer``); other steps are refused when saving, and refused by name when loading, without
+importing them. The Keras architecture may only contain allow-listed Keras layers and objects
+(no ``Lambda``, no custom or unknown classes) and is rebuilt in Keras safe mode.
+
+Saving is atomic: the folder is written beside the target, flushed to disk and moved into
+place, so an interrupted or failed save leaves the previous model intact.
+
+:mod:`pickle` and :mod:`joblib` also work on fitted ferkit estimators, as the scikit-learn
+convention expects, but unpickling runs code from the file: use them only for files you made
+yourself, and this format for models you share or keep.
+"""
+
+from ferkit.persistence._load import load
+from ferkit.persistence._save import save
+
+__all__ = ["load", "save"]

@@ -1,0 +1,169 @@
+"""Atomic folder writes: build beside the target, flush to disk, then swap into place.
+
+A model is written into a hidden temporary folder next to the target
+(``.<name>.ferkit-tmp-<pid>-<random>``), every file and the folder are fsync'ed, and only then
+is it moved to the target name. Replacing an existing model uses Linux's
+``renameat2(RENAME_EXCHANGE)``, which swaps the two folders in one atomic step, so at every
+instant the target name holds either the complete old model or the complete new one. Where
+that call is unavailable (other systems, some network file systems) the old folder is first
+renamed aside and then the new one into place; a crash between those two renames leaves the
+old model under ``.<name>.ferkit-old-<pid>-<random>``.
+
+A failed save removes its temporary folder. A killed process cannot; its leftover is hidden,
+holds no ``ferkit.json`` (written last), so it never loads as a model, and the next save to
+the same target removes it once its process is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+_TMP_TAG = "ferkit-tmp"
+_OLD_TAG = "ferkit-old"
+
+
+@contextlib.contextmanager
+def atomic_folder(target: Path, *, overwrite: bool, is_model_folder):
+    """Yield an empty temporary folder; on success move it to ``target`` atomically.
+
+    Parameters
+    ----------
+    target : Path
+        Final folder.
+    overwrite : bool
+        Whether an existing model folder at ``target`` may be replaced.
+    is_model_folder : callable
+        ``is_model_folder(path) -> bool``; only such folders (or empty ones) are replaced, so
+        a mistyped path never deletes an unrelated directory.
+
+    Raises
+    ------
+    FileExistsError
+        If ``target`` exists and ``overwrite`` is False, or it is not a model folder.
+    """
+    target = Path(target)
+    _check_target(target, overwrite=overwrite, is_model_folder=is_model_folder)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(target)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_TMP_TAG}-{os.getpid()}-",
+                                dir=target.parent))
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        # Checked again: another process may have created the target while we wrote.
+        _check_target(target, overwrite=overwrite, is_model_folder=is_model_folder)
+        _move_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _check_target(target: Path, *, overwrite: bool, is_model_folder) -> None:
+    if not target.exists() and not target.is_symlink():
+        return
+    if not target.is_dir():
+        raise FileExistsError(f"{target} exists and is not a folder; not replacing it.")
+    if not overwrite:
+        raise FileExistsError(
+            f"{target} already exists; pass overwrite=True to replace the model saved there."
+        )
+    if not is_model_folder(target) and any(target.iterdir()):
+        raise FileExistsError(
+            f"{target} exists and is not a ferkit model folder (it has no ferkit.json); "
+            "refusing to replace it even with overwrite=True. Choose another path."
+        )
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    if not target.exists():
+        try:
+            os.rename(tmp, target)  # replaces nothing, or an empty folder
+        except OSError as exc:
+            raise FileExistsError(f"could not move the saved model to {target}: {exc}") from exc
+    elif _exchange(tmp, target):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous model
+    else:
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_OLD_TAG}-{os.getpid()}-",
+                                    dir=target.parent))
+        os.rename(target, old / "model")
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            os.rename(old / "model", target)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(target.parent)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with Linux ``renameat2``; False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # pragma: no cover - glibc < 2.28, musl
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):  # pragma: no cover
+        return False  # this file system cannot exchange: fall back to two renames
+    raise OSError(err, os.strerror(err), str(b))  # pragma: no cover
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove temporary folders of earlier saves to ``target`` whose process has died."""
+    for tag in (_TMP_TAG, _OLD_TAG):
+        prefix = f".{target.name}.{tag}-"
+        for entry in target.parent.iterdir():
+            if not entry.name.startswith(prefix):
+                continue
+            pid = entry.name[len(prefix):].partition("-")[0]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            if tag == _OLD_TAG and not target.exists():
+                continue  # the only copy of a model whose replacement was interrupted
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":  # pragma: no cover - no cheap check: keep the folder
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - another user's live process
+        return True
+    return True
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        if path.is_file():
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    if os.name != "posix":  # pragma: no cover - directories cannot be opened on Windows
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,216 @@
+"""Typed JSON values: parameters and fitted state as JSON, arrays beside them in an ``.npz``.
+
+JSON alone loses distinctions that scikit-learn cares about (``(4, 8)`` and ``[4, 8]`` are
+different parameter values for ``get_params`` equality; ``np.float64`` is not ``float``), so
+the few non-JSON types are written as one-key tagged objects::
+
+    {"__tuple__": [4, 8]}                              tuple
+    {"__float__": "nan"}                               non-finite float (JSON has none)
+    {"__npscalar__": ["<i8", 700]}                     NumPy scalar: dtype and value
+    {"__dict__": [[0, 2.0], [1, 1.0]]}                 dict whose keys are not all strings
+    {"__ndarray__": "a3"}                              array "a3" of arrays.npz
+    {"__ndarray__": "a4", "object": true}              object array of strings, stored as str
+    {"__dtype__": "<f4"}                               NumPy dtype
+
+Nothing else is accepted, in either direction: a value that is not plain data (a function, a
+Keras callback, a random generator...) cannot be written, and decoding only ever builds
+``None``, ``bool``, ``int``, ``float``, ``str``, lists, tuples, dicts and NumPy numbers,
+strings and arrays. No ``eval``, no pickle.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+_TAGS = ("__tuple__", "__float__", "__npscalar__", "__dict__", "__ndarray__", "__dtype__")
+
+#: Array dtype kinds that ``np.save(allow_pickle=False)`` stores as plain bytes.
+_ARRAY_KINDS = "biufcUS"
+
+
+def _looks_like_tag(key) -> bool:
+    return isinstance(key, str) and key.startswith("__") and key.endswith("__")
+
+
+def encode(value, *, where: str, arrays: dict[str, np.ndarray]):
+    """Return ``value`` as JSON-ready data, putting arrays into ``arrays``.
+
+    Parameters
+    ----------
+    value : object
+        A parameter value or fitted attribute.
+    where : str
+        What ``value`` is, for error messages (``"step 'scale' attribute 'mean_'"``).
+    arrays : dict of str to ndarray
+        Arrays to be written to ``arrays.npz``; new ones are added under fresh keys.
+
+    Returns
+    -------
+    object
+        Data that :func:`json.dumps` writes (with ``allow_nan=False``).
+
+    Raises
+    ------
+    TypeError
+        If ``value`` (or something inside it) is not plain data.
+    """
+    # First: np.float64 and np.str_ subclass float and str, and must keep their type.
+    if isinstance(value, np.generic):
+        if isinstance(value, np.bool_ | np.integer | np.floating | np.str_):
+            return {"__npscalar__": [value.dtype.str, encode(value.item(), where=where,
+                                                              arrays=arrays)]}
+        raise _not_plain(value, where)
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else {"__float__": repr(float(value))}
+    if isinstance(value, np.ndarray):
+        return _encode_array(value, where=where, arrays=arrays)
+    if isinstance(value, np.dtype):
+        if value.kind not in _ARRAY_KINDS + "O":
+            raise _not_plain(value, where)
+        return {"__dtype__": value.str}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, where=where, arrays=arrays) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, where=where, arrays=arrays) for v in value]
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not _looks_like_tag(k) for k in value):
+            return {k: encode(v, where=f"{where}[{k!r}]", arrays=arrays)
+                    for k, v in value.items()}
+        return {"__dict__": [[encode(k, where=where, arrays=arrays),
+                              encode(v, where=f"{where}[{k!r}]", arrays=arrays)]
+                             for k, v in value.items()]}
+    raise _not_plain(value, where)
+
+
+def _encode_array(value: np.ndarray, *, where: str, arrays: dict[str, np.ndarray]):
+    key = f"a{len(arrays)}"
+    if value.dtype.kind in _ARRAY_KINDS:
+        arrays[key] = np.ascontiguousarray(value)
+        return {"__ndarray__": key}
+    if value.dtype.kind == "O" and all(isinstance(v, str) for v in value.ravel().tolist()):
+        # Feature names: scikit-learn keeps them as object arrays, which np.save would pickle.
+        arrays[key] = value.astype(str)
+        return {"__ndarray__": key, "object": True}
+    raise TypeError(
+        f"{where} is an array of dtype {value.dtype}, which a ferkit model file cannot store "
+        "without pickle; only numbers, booleans and strings are supported."
+    )
+
+
+def _not_plain(value, where: str) -> TypeError:
+    hint = ""
+    if callable(value):
+        hint = " It is Python code, and a ferkit model file holds data only, never code."
+    return TypeError(
+        f"{where} holds a {type(value).__module__}.{type(value).__qualname__} object "
+        f"({_short_repr(value)}), which ferkit.save cannot store: model files hold only "
+        f"plain values (None, bool, numbers, strings, lists, tuples, dicts, NumPy arrays).{hint}"
+    )
+
+
+def _short_repr(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def decode(data, *, where: str, arrays: Mapping[str, np.ndarray], file):
+    """Rebuild a value written by :func:`encode`.
+
+    Parameters
+    ----------
+    data : object
+        Parsed JSON.
+    where : str
+        Where ``data`` sits in the file, for error messages.
+    arrays : mapping of str to ndarray
+        The arrays read from ``arrays.npz`` (empty when the model has none).
+    file : path-like
+        The file being read, named in error messages.
+
+    Returns
+    -------
+    object
+        The value.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` uses an unknown tag, a malformed tag or a missing array.
+    """
+    if data is None or isinstance(data, bool | int | float | str):
+        return data
+    if isinstance(data, list):
+        return [decode(v, where=where, arrays=arrays, file=file) for v in data]
+    if not isinstance(data, dict):  # pragma: no cover - json.loads makes nothing else
+        raise _malformed(file, where, f"unexpected {type(data).__name__}")
+    tags = [k for k in data if _looks_like_tag(k)]
+    if not tags:
+        return {k: decode(v, where=f"{where}.{k}", arrays=arrays, file=file)
+                for k, v in data.items()}
+    tag = tags[0]
+    if tag not in _TAGS:
+        raise _malformed(file, where, f"unknown tag {tag!r}")
+    allowed = {tag, "object"} if tag == "__ndarray__" else {tag}
+    if set(data) - allowed:
+        raise _malformed(file, where, f"tag {tag!r} with extra keys {sorted(set(data) - allowed)}")
+    payload = data[tag]
+    try:
+        if tag == "__tuple__":
+            _expect(isinstance(payload, list))
+            return tuple(decode(v, where=where, arrays=arrays, file=file) for v in payload)
+        if tag == "__float__":
+            _expect(payload in ("nan", "inf", "-inf"))
+            return float(payload)
+        if tag == "__npscalar__":
+            _expect(isinstance(payload, list) and len(payload) == 2)
+            dtype = _plain_dtype(payload[0])
+            value = decode(payload[1], where=where, arrays=arrays, file=file)
+            _expect(dtype.kind in "biufU" and isinstance(value, bool | int | float | str))
+            return dtype.type(value)
+        if tag == "__dtype__":
+            return _plain_dtype(payload)
+        if tag == "__dict__":
+            _expect(isinstance(payload, list) and all(
+                isinstance(p, list) and len(p) == 2 for p in payload))
+            # An unhashable key (a list) raises TypeError: reported as malformed below.
+            return {decode(k, where=where, arrays=arrays, file=file):
+                    decode(v, where=where, arrays=arrays, file=file) for k, v in payload}
+        # __ndarray__
+        _expect(isinstance(payload, str) and data.get("object", False) in (True, False))
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, _MalformedError):
+            raise
+        raise _malformed(file, where, f"malformed {tag!r} value {_short_repr(payload)}") from exc
+    if payload not in arrays:
+        raise _malformed(file, where, f"array {payload!r} is missing from arrays.npz")
+    array = arrays[payload]
+    if array.dtype.kind not in _ARRAY_KINDS:  # pragma: no cover - allow_pickle=False stops it
+        raise _malformed(file, where, f"array {payload!r} has dtype {array.dtype}")
+    return array.astype(object) if data.get("object") else array
+
+
+class _MalformedError(ValueError):
+    pass
+
+
+def _expect(condition: bool) -> None:
+    if not condition:
+        raise TypeError("unexpected value")
+
+
+def _plain_dtype(name) -> np.dtype:
+    _expect(isinstance(name, str))
+    dtype = np.dtype(name)
+    _expect(dtype.kind in _ARRAY_KINDS + "O")
+    return dtype
+
+
+def _malformed(file, where: str, what: str) -> _MalformedError:
+    return _MalformedError(f"{file} is malformed at {where}: {what}.")

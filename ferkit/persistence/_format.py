@@ -1,0 +1,172 @@
+"""The model folder format: file names, format version, the ``ferkit.json`` manifest.
+
+The manifest is written last, after every other file of the folder, and lists the SHA-256 of
+each of them: a folder without a readable manifest is not a model, and a file that changed
+after saving (truncated copy, disk corruption, hand edits) is reported by name before any of
+it is parsed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from ferkit.persistence._keras_io import ARCHITECTURE_FILE, WEIGHTS_FILE
+
+FORMAT = "ferkit-model"
+
+#: Version of the folder layout and manifest schema. Bump it when a change would make an
+#: older ferkit misread a new file; older versions stay readable.
+FORMAT_VERSION = 1
+
+MANIFEST_FILE = "ferkit.json"
+ARRAYS_FILE = "arrays.npz"
+
+#: Files a manifest may list, besides itself. Fixed names: a manifest cannot point elsewhere.
+DATA_FILES = (ARCHITECTURE_FILE, WEIGHTS_FILE, ARRAYS_FILE)
+
+_REQUIRED_KEYS = ("format", "format_version", "written_by", "estimator", "files")
+
+
+def writer_versions() -> dict[str, str | None]:
+    """Versions of the software writing a model, as recorded in the manifest."""
+    import numpy
+    import sklearn
+
+    import ferkit
+
+    versions = {
+        "ferkit": ferkit.__version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "keras": _version("keras", ["keras"]),
+        "tensorflow": _version("tensorflow", ["tensorflow", "tensorflow-cpu"]),
+    }
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        versions["keras_backend"] = keras.backend.backend()
+    return versions
+
+
+def _version(module: str, distributions: list[str]) -> str | None:
+    # Already-imported modules answer directly; otherwise ask the installed metadata rather
+    # than importing TensorFlow just to read its version.
+    loaded = sys.modules.get(module)
+    if loaded is not None and hasattr(loaded, "__version__"):
+        return str(loaded.__version__)
+    for name in distributions:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_entries(folder: Path) -> dict[str, dict]:
+    """Size and checksum of every data file present in ``folder``."""
+    return {
+        name: {"bytes": (folder / name).stat().st_size, "sha256": sha256(folder / name)}
+        for name in DATA_FILES if (folder / name).exists()
+    }
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """Write ``ferkit.json`` (strict JSON: no NaN, which the codec has already tagged)."""
+    text = json.dumps(manifest, indent=2, allow_nan=False, ensure_ascii=False)
+    (folder / MANIFEST_FILE).write_text(text + "\n", encoding="utf-8")
+
+
+def read_manifest(folder: Path) -> dict:
+    """Read and check ``folder/ferkit.json``: format, version and required keys.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the manifest is missing.
+    ValueError
+        If it is not JSON, not a ferkit manifest, from a newer format version, or lacks keys.
+    """
+    file = folder / MANIFEST_FILE
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"{folder} is not a ferkit model folder: {file} is missing. (An interrupted save "
+            "leaves the previous model, or nothing, in place, never a partial folder.)"
+        )
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{file} is not UTF-8 JSON text: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{file} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "the file is damaged or was edited by hand."
+        ) from exc
+    except RecursionError as exc:
+        raise ValueError(f"{file} is nested too deeply to be a ferkit manifest.") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError(f"{file} is not a ferkit model manifest (no \"format\": \"{FORMAT}\").")
+    version = manifest.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{file} has an invalid format_version {version!r}.")
+    if version > FORMAT_VERSION:
+        writer = manifest.get("written_by", {})
+        writer = writer.get("ferkit") if isinstance(writer, dict) else None
+        raise ValueError(
+            f"{file} uses model format version {version}, written by ferkit {writer}; this "
+            f"ferkit reads format versions up to {FORMAT_VERSION}. The model was saved by a "
+            "newer ferkit: upgrade ferkit to load it."
+        )
+    missing = [key for key in _REQUIRED_KEYS if key not in manifest]
+    if missing:
+        raise ValueError(f"{file} lacks the required key(s) {missing}.")
+    files = manifest["files"]
+    if not isinstance(files, dict) or set(files) - set(DATA_FILES) or not all(
+        isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values()
+    ):
+        raise ValueError(
+            f"{file}: \"files\" must map some of {list(DATA_FILES)} to their sha256; "
+            f"got {files!r:.200}."
+        )
+    return manifest
+
+
+def verify_file(folder: Path, manifest: dict, name: str) -> Path:
+    """Check that data file ``name`` is listed, present and unchanged; return its path.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file is missing.
+    ValueError
+        If the manifest does not list it or its checksum differs (truncated or corrupted).
+    """
+    path = folder / name
+    entry = manifest["files"].get(name)
+    if entry is None:
+        raise ValueError(f"{folder / MANIFEST_FILE} does not list {name}, which the model needs.")
+    if not path.is_file():
+        raise FileNotFoundError(f"The model in {folder} is incomplete: {path} is missing.")
+    size = path.stat().st_size
+    expected_size = entry.get("bytes")
+    if sha256(path) != entry["sha256"]:
+        detail = (f"{size} bytes instead of {expected_size}" if isinstance(expected_size, int)
+                  and size != expected_size else "its content changed")
+        raise ValueError(
+            f"{path} is truncated or corrupted ({detail}; checksum differs from the one "
+            f"recorded in {MANIFEST_FILE}). Restore the model folder from a good copy."
+        )
+    return path

@@ -1,0 +1,283 @@
+"""The Keras network on disk: architecture JSON checked against an allow-list, HDF5 weights.
+
+Keras' own safe mode refuses marshalled Python lambdas, but still builds any layer class it
+knows, including ones that run code or read other files (``Lambda`` with a named function,
+``TFSMLayer``, ``TorchModuleWrapper``) and any class registered as a custom object in the
+loading process. So before Keras sees an architecture, every object in it is checked against
+an explicit list of (module, class) pairs: the layers :func:`ferkit._network.build_cnn` uses,
+common core layers, and the initializers, regularizers, constraints, optimizers and losses of
+a compiled network. Keras then deserialises it with safe mode forced on.
+
+Importing this module does not import Keras; the functions do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ARCHITECTURE_FILE = "model.json"
+WEIGHTS_FILE = "model.weights.h5"
+
+#: Keras layers a ferkit network may contain: those ``build_cnn`` creates (augmentation
+#: included) and common core layers a hand-built variant might use. Never ``Lambda``.
+ALLOWED_LAYERS: frozenset[str] = frozenset({
+    # built by ferkit._network.build_cnn
+    "InputLayer", "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout",
+    "Flatten", "Dense", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+    "RandomContrast",
+    # common core layers
+    "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "SeparableConv2D",
+    "DepthwiseConv2D", "LayerNormalization", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax",
+    "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Reshape", "Rescaling",
+    "ZeroPadding2D", "Cropping2D", "RandomBrightness",
+})
+
+_ALLOWED: dict[str, frozenset[str]] = {
+    "keras": frozenset({"Sequential", "DTypePolicy", "FloatDTypePolicy"}),
+    "keras.layers": ALLOWED_LAYERS,
+    "keras.initializers": frozenset({
+        "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+        "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal", "RandomUniform",
+        "TruncatedNormal", "VarianceScaling", "Zeros",
+    }),
+    "keras.regularizers": frozenset({"L1", "L2", "L1L2", "OrthogonalRegularizer"}),
+    "keras.constraints": frozenset({"MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm"}),
+    "keras.optimizers": frozenset({
+        "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lamb", "Lion",
+        "Nadam", "RMSprop", "SGD",
+    }),
+    "keras.optimizers.schedules": frozenset({
+        "CosineDecay", "CosineDecayRestarts", "ExponentialDecay", "InverseTimeDecay",
+        "PiecewiseConstantDecay", "PolynomialDecay",
+    }),
+    "keras.losses": frozenset({
+        "BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
+        "CategoricalFocalCrossentropy", "SparseCategoricalCrossentropy", "KLDivergence",
+    }),
+}
+
+_WEIGHTS_DTYPES = ("float32", "float16")
+
+
+# -- architecture ------------------------------------------------------------------------------
+
+def check_architecture(config, *, file) -> None:
+    """Refuse an architecture that names anything outside the allow-list.
+
+    Parameters
+    ----------
+    config : object
+        The parsed architecture JSON.
+    file : path-like
+        The file it came from, named in error messages.
+
+    Raises
+    ------
+    ValueError
+        If the top level is not a Keras ``Sequential`` model, or any object in it is a Python
+        function or lambda, comes from a module other than Keras, carries a custom registered
+        name, or is a class not on the allow-list (``Lambda``, unknown layers...).
+    """
+    if not (isinstance(config, dict) and config.get("class_name") == "Sequential"):
+        found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(
+            f"{file} does not describe a Keras Sequential network (found {found!r}); ferkit "
+            "networks are Sequential."
+        )
+    _check_node(config, "$", file)
+
+
+def _check_node(node, where: str, file) -> None:
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            _check_node(item, f"{where}[{i}]", file)
+        return
+    if not isinstance(node, dict):
+        return
+    if "class_name" in node:
+        _check_object(node, where, file)
+    for key, value in node.items():
+        _check_node(value, f"{where}.{key}", file)
+
+
+def _check_object(node: dict, where: str, file) -> None:
+    class_name = node.get("class_name")
+    module = node.get("module")
+    registered = node.get("registered_name")
+    label = f"{class_name!r} (module {module!r}) at {where}"
+    if class_name in ("__lambda__", "function") or class_name == "Lambda":
+        raise ValueError(
+            f"{file} contains Python code: {label}. Lambda layers and functions run arbitrary "
+            "code when loaded; ferkit model files hold data only. Refusing to load it."
+        )
+    allowed = _ALLOWED.get(module) if isinstance(module, str) else None
+    if allowed is None:
+        raise ValueError(
+            f"{file} refers to {label}; ferkit loads only objects from Keras' own modules "
+            f"{sorted(_ALLOWED)}. Refusing to load it."
+        )
+    if class_name not in allowed or registered not in (None, class_name):
+        raise ValueError(
+            f"{file} contains {label}, which is not on ferkit's list of allowed Keras "
+            f"objects; allowed from {module}: {sorted(allowed)}. Refusing to load it."
+        )
+
+
+def architecture_json(model, *, file) -> str:
+    """The architecture of ``model`` as JSON text, checked as :func:`read_model` will check it.
+
+    It includes the compile configuration (optimizer, loss), so a loaded network can train on.
+    """
+    config = json.loads(model.to_json())
+    # Fail at save time rather than writing a model that load() would refuse.
+    check_architecture(config, file=file)
+    return json.dumps(config, indent=1)
+
+
+@contextlib.contextmanager
+def _forced_safe_mode():
+    # deserialize_keras_object's safe_mode argument is overridden by a process-wide
+    # keras.config.enable_unsafe_deserialization(); Keras' scope restores the caller's setting.
+    try:
+        from keras.src.saving.serialization_lib import SafeModeScope
+    except ImportError:  # pragma: no cover - other Keras layouts: the allow-list still holds
+        yield
+        return
+    with SafeModeScope(True):
+        yield
+
+
+def deserialize_architecture(config, *, file):
+    """Build the (unweighted) network from a checked config, in Keras safe mode."""
+    import keras
+
+    with _forced_safe_mode():
+        try:
+            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+        except Exception as exc:
+            raise ValueError(f"{file}: the network could not be rebuilt: {exc}") from exc
+
+
+# -- weights -----------------------------------------------------------------------------------
+
+def check_weights_dtype(weights_dtype) -> str:
+    """Validate the ``weights_dtype`` argument of :func:`ferkit.save`."""
+    if weights_dtype not in _WEIGHTS_DTYPES:
+        raise ValueError(
+            f"weights_dtype must be one of {list(_WEIGHTS_DTYPES)}; got {weights_dtype!r}."
+        )
+    return weights_dtype
+
+
+def write_weights(model, path: Path, *, weights_dtype: str = "float32",
+                  include_optimizer: bool = True) -> None:
+    """Write ``model``'s weights to ``path`` (a ``.weights.h5`` file).
+
+    float32 with the optimizer state is Keras' own file, an exact copy. Otherwise Keras' file is
+    rewritten with h5py: float32 arrays cast to float16 and/or the optimizer group dropped.
+    """
+    path = Path(path)
+    if weights_dtype == "float32" and include_optimizer:
+        model.save_weights(path)
+        return
+    raw = path.with_name("keras-raw.weights.h5")
+    model.save_weights(raw)
+    try:
+        _rewrite_weights(raw, path, dtype=np.dtype(weights_dtype),
+                         include_optimizer=include_optimizer)
+    finally:
+        raw.unlink(missing_ok=True)
+
+
+def _rewrite_weights(src: Path, dst: Path, *, dtype: np.dtype, include_optimizer: bool):
+    import h5py
+
+    with h5py.File(src, "r") as fin, h5py.File(dst, "w") as fout:
+        fout.attrs.update(dict(fin.attrs))
+
+        def copy(name, obj):
+            if not include_optimizer and name.split("/")[0] == "optimizer":
+                return
+            if isinstance(obj, h5py.Group):
+                fout.require_group(name).attrs.update(dict(obj.attrs))
+                return
+            data = obj[()]
+            if isinstance(data, np.ndarray | np.generic) and data.dtype == np.float32:
+                cast = np.asarray(data).astype(dtype)
+                if not np.isfinite(cast).all() and np.isfinite(data).all():
+                    raise ValueError(
+                        f"weight {name!r} has values up to {np.abs(data).max():g}, beyond the "
+                        f"range of {dtype}; save with weights_dtype='float32'."
+                    )
+                data = cast
+            fout.create_dataset(name, data=data).attrs.update(dict(obj.attrs))
+
+        fin.visititems(copy)
+
+
+def _inspect_weights(path: Path) -> tuple[list[tuple[int, ...]], bool]:
+    """Shapes of the layer weights in a Keras ``.weights.h5`` file, and whether it holds
+    optimizer state."""
+    import h5py
+
+    shapes = []
+    try:
+        with h5py.File(path, "r") as f:
+            if "layers" not in f:
+                raise ValueError(f"{path} is not a Keras weights file (no 'layers' group).")
+            f["layers"].visititems(
+                lambda name, obj: shapes.append(tuple(obj.shape))
+                if isinstance(obj, h5py.Dataset) else None
+            )
+            has_optimizer = "optimizer" in f
+    except OSError as exc:
+        raise ValueError(f"{path} is corrupted or truncated and cannot be read: {exc}") from exc
+    return shapes, has_optimizer
+
+
+def read_model(architecture: Path, weights: Path):
+    """Rebuild the network from ``architecture`` (checked, safe mode) and load ``weights``.
+
+    Raises
+    ------
+    ValueError
+        If the architecture is malformed or refused, or the weights file is unreadable or does
+        not match the architecture (number or shapes of weight arrays).
+    """
+    try:
+        config = json.loads(Path(architecture).read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{architecture} is not UTF-8 JSON text: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{architecture} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg})."
+        ) from exc
+    check_architecture(config, file=architecture)
+    model = deserialize_architecture(config, file=architecture)
+
+    # Keras ignores weight arrays the network has no layer for; we do not.
+    in_file, has_optimizer = _inspect_weights(weights)
+    expected = [tuple(int(s) for s in v.shape) for v in model.weights]
+    if Counter(in_file) != Counter(expected):
+        raise ValueError(
+            f"{weights} does not match the network in {architecture}: the file holds "
+            f"{len(in_file)} weight arrays of shapes {sorted(in_file)}, the network has "
+            f"{len(expected)} of shapes {sorted(expected)}."
+        )
+    try:
+        with warnings.catch_warnings():
+            if not has_optimizer:  # saved without optimizer state: it starts afresh
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optim")
+            model.load_weights(weights)
+    except (ValueError, OSError) as exc:
+        raise ValueError(
+            f"{weights} could not be loaded into the network of {architecture}: {exc}"
+        ) from exc
+    return model

@@ -1,0 +1,221 @@
+"""``ferkit.load``: check the folder, then rebuild only allow-listed classes from plain data."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ferkit.persistence import _codec, _format, _keras_io, _registry
+
+
+def load(path: str | os.PathLike):
+    """Load a model saved by :func:`ferkit.save`.
+
+    Loading runs no code from the folder: it reads JSON, an ``.npz`` of plain arrays
+    (``allow_pickle=False``) and Keras HDF5 weights; no pickle is involved. Estimator classes
+    and Keras layers must be on ferkit's allow-lists (so a ``Lambda`` layer, a custom Keras
+    object or an unknown pipeline step is refused), and the network is rebuilt in Keras safe
+    mode. Every file is checked against the checksum recorded at save time first.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The model folder (or its ``ferkit.json``).
+
+    Returns
+    -------
+    FacialExpressionClassifier or sklearn.pipeline.Pipeline
+        The fitted estimator, predicting as it did when saved.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder, its ``ferkit.json`` or a file it lists is missing.
+    ValueError
+        If a file is malformed, truncated or corrupted, was written by a newer ferkit format,
+        names a class or Keras object that is not allowed, or its weights do not match the
+        architecture. The message names the file.
+
+    See Also
+    --------
+    ferkit.save : Save a fitted classifier or pipeline.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import ferkit
+    >>> from ferkit.datasets import load_sample
+    >>> faces = load_sample(emotions=("happy", "sad"))
+    >>> pipe = ferkit.make_fer_pipeline(filters=(4,), dense_units=(8,), epochs=1,
+    ...                                 random_state=0).fit(faces.data, faces.target)
+    >>> folder = ferkit.save(pipe, pathlib.Path(tempfile.mkdtemp()) / "fer-model")
+    >>> loaded = ferkit.load(folder)
+    >>> (loaded.predict_proba(faces.data[:5]) == pipe.predict_proba(faces.data[:5])).all()
+    np.True_
+    """
+    folder = Path(path)
+    if folder.name == _format.MANIFEST_FILE and folder.is_file():
+        folder = folder.parent
+    if not folder.exists():
+        raise FileNotFoundError(f"No ferkit model at {folder}: the folder does not exist.")
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is a file; a ferkit model is a folder (see ferkit.save).")
+    manifest = _format.read_manifest(folder)
+    manifest_file = folder / _format.MANIFEST_FILE
+    spec = manifest["estimator"]
+    _check_classes(spec, manifest_file)  # before reading (or importing) anything else
+    arrays = _read_arrays(folder, manifest)
+    reader = _Reader(folder, manifest, manifest_file, arrays)
+    if isinstance(spec, dict) and spec.get("class") == _registry.PIPELINE:
+        return reader.pipeline(spec)
+    if isinstance(spec, dict) and spec.get("class") == _registry.CLASSIFIER:
+        return reader.classifier(spec, "estimator")
+    raise ValueError(
+        f"{manifest_file}: the estimator must be a {_registry.PIPELINE} or a "
+        f"{_registry.CLASSIFIER}; got {_short(spec)}."
+    )
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def _check_classes(spec, file) -> None:
+    """Refuse unknown classes anywhere in the estimator description, importing nothing."""
+    allowed = {_registry.PIPELINE, _registry.CLASSIFIER, *_registry.TRANSFORMERS}
+    entries = [spec]
+    if isinstance(spec, dict) and spec.get("class") == _registry.PIPELINE:
+        steps = spec.get("steps")
+        if not isinstance(steps, list) or not steps:
+            raise ValueError(f"{file}: a pipeline needs a non-empty list of \"steps\".")
+        entries += steps
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ValueError(f"{file}: expected an estimator entry, got {_short(entry)}.")
+        name = entry.get("class")
+        if entry is not spec and name == _registry.PASSTHROUGH:
+            continue
+        if entry is not spec and name == _registry.PIPELINE:
+            raise ValueError(f"{file}: nested pipelines are not supported.")
+        if name not in allowed:
+            _registry.resolve(name, file=file)  # raises the allow-list error
+
+
+def _read_arrays(folder: Path, manifest: dict) -> dict[str, np.ndarray]:
+    if _format.ARRAYS_FILE not in manifest["files"]:
+        return {}
+    path = _format.verify_file(folder, manifest, _format.ARRAYS_FILE)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files}
+    except ValueError as exc:  # object arrays need pickle: refused
+        raise ValueError(f"{path} holds arrays that need pickle; refusing them: {exc}") from exc
+    except (OSError, EOFError) as exc:  # pragma: no cover - the checksum catches damage first
+        raise ValueError(f"{path} is corrupted and cannot be read: {exc}") from exc
+
+
+class _Reader:
+    """Builds estimators from manifest entries; every error names the manifest."""
+
+    def __init__(self, folder: Path, manifest: dict, file: Path, arrays: dict):
+        self.folder, self.manifest, self.file, self.arrays = folder, manifest, file, arrays
+
+    def decode(self, data, where: str):
+        return _codec.decode(data, where=where, arrays=self.arrays, file=self.file)
+
+    def mapping(self, entry: dict, key: str, where: str) -> dict:
+        value = entry.get(key, {})
+        if not isinstance(value, dict):
+            raise ValueError(f"{self.file}: {where}.{key} must be an object; got {_short(value)}.")
+        return {k: self.decode(v, f"{where}.{key}.{k}") for k, v in value.items()}
+
+    def params(self, cls: type, entry: dict, where: str) -> dict:
+        params = self.mapping(entry, "params", where)
+        # scikit-learn's rule: parameters are the named arguments of __init__.
+        known = {p.name for p in inspect.signature(cls.__init__).parameters.values()
+                 if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(
+                f"{self.file}: {where} gives {cls.__name__} unknown parameter(s) {unknown}; "
+                "was the model saved by a newer ferkit?"
+            )
+        return params
+
+    def validated(self, estimator, where: str):
+        if getattr(estimator, "_parameter_constraints", None):
+            try:
+                estimator._validate_params()
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{self.file}: {where} has invalid parameters: {exc}") from exc
+        return estimator
+
+    def pipeline(self, spec: dict):
+        from sklearn.pipeline import Pipeline
+
+        params = self.params(Pipeline, spec, "estimator")
+        params.pop("steps", None)
+        steps = []
+        for index, entry in enumerate(spec["steps"]):
+            where = f"estimator.steps[{index}]"
+            name = entry.get("name")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"{self.file}: {where} needs a \"name\".")
+            cls_name = entry.get("class")
+            if cls_name == _registry.PASSTHROUGH:
+                value = entry.get("value")
+                if value not in (None, _registry.PASSTHROUGH):
+                    raise ValueError(f"{self.file}: {where} has a bad passthrough {value!r}.")
+                steps.append((name, value))
+            elif cls_name == _registry.CLASSIFIER:
+                if index != len(spec["steps"]) - 1:
+                    raise ValueError(f"{self.file}: {where}: the classifier must be last.")
+                steps.append((name, self.classifier(entry, where)))
+            else:
+                steps.append((name, self.transformer(entry, where)))
+        try:
+            return Pipeline(steps, **params)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{self.file}: the pipeline cannot be rebuilt: {exc}") from exc
+
+    def transformer(self, entry: dict, where: str):
+        cls = _registry.resolve(entry.get("class"), file=self.file)
+        params = self.params(cls, entry, where)
+        state = self.mapping(entry, "state", where)
+        estimator = self.validated(cls(**params), where)
+        for key, value in state.items():
+            _registry.check_state_name(cls, key, file=self.file)
+            setattr(estimator, key, value)
+        return estimator
+
+    def classifier(self, entry: dict, where: str):
+        cls = _registry.resolve(_registry.CLASSIFIER, file=self.file)
+        params = self.params(cls, entry, where)
+        state = self.mapping(entry, "state", where)
+        architecture = _format.verify_file(self.folder, self.manifest, _keras_io.ARCHITECTURE_FILE)
+        weights = _format.verify_file(self.folder, self.manifest, _keras_io.WEIGHTS_FILE)
+        model = _keras_io.read_model(architecture, weights)
+        try:
+            classifier = cls._from_fitted_state(params, state, model)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{self.file}: {where}.state is incomplete or malformed: {exc!r}"
+            ) from exc
+        self.validated(classifier, where)
+        n_classes = len(classifier.classes_)
+        outputs = model.output_shape[-1]
+        if outputs != n_classes:
+            raise ValueError(
+                f"{architecture} has {outputs} outputs but {self.file} lists {n_classes} "
+                "classes; the files do not belong together."
+            )
+        if tuple(model.input_shape[1:]) != tuple(classifier.image_shape_):
+            raise ValueError(
+                f"{architecture} takes inputs of shape {tuple(model.input_shape[1:])} but "
+                f"{self.file} records images of shape {tuple(classifier.image_shape_)}."
+            )
+        return classifier
