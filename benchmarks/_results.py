@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
+#: Environment variable that redirects every section to another file (tests write to tmp_path).
+RESULTS_ENV = "FERKIT_RESULTS"
 _HEADER = (
     "# ferkit benchmark results\n\n"
     "Every figure is measured by the script named in its section, on the machine it names. "
@@ -50,6 +52,11 @@ def machine() -> str:
     )
 
 
+def results_path() -> Path:
+    """The results file: ``$FERKIT_RESULTS`` when set, else ``benchmarks/RESULTS.md``."""
+    return Path(os.environ.get(RESULTS_ENV) or RESULTS)
+
+
 def write_section(name: str, body: str, *, command: str) -> None:
     """Replace (or append) the section ``name`` of RESULTS.md with ``body``."""
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
@@ -58,7 +65,8 @@ def write_section(name: str, body: str, *, command: str) -> None:
         f"Command: `{command}`  \nMachine: {machine()}  \nDate: {stamp}\n\n"
         f"{body.strip()}\n<!-- END {name} -->"
     )
-    text = RESULTS.read_text() if RESULTS.exists() else _HEADER
+    results = results_path()
+    text = results.read_text() if results.exists() else _HEADER
     pattern = re.compile(
         rf"<!-- BEGIN {re.escape(name)} -->.*?<!-- END {re.escape(name)} -->", re.S
     )
@@ -66,9 +74,9 @@ def write_section(name: str, body: str, *, command: str) -> None:
         text = pattern.sub(lambda _: section, text)
     else:
         text = text.rstrip() + "\n\n" + section + "\n"
-    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp = results.with_suffix(".md.tmp")
     tmp.write_text(text)
-    tmp.replace(RESULTS)
+    tmp.replace(results)
 
 
 def markdown_table(rows: list[dict], columns: list[str] | None = None) -> str:
