@@ -1,0 +1,161 @@
+"""``ferkit predict``: emotions of the faces in photos, one output row per face."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+_EPILOG = """\
+Output has one row per face: file, face, x, y, width, height, score (detections merged into
+the face), emotion and one probability column per emotion. Photos without a face and files
+that cannot be read are reported on stderr; the others are still predicted.
+
+An annotated image (faces boxed and labelled) is written only with --annotate: for one photo
+OUT is the image file to write (PNG, or any format its extension names); for several, OUT is
+a folder that receives one <photo name>.annotated.png per photo read.
+
+exit status: 0 every photo was read (with or without faces); 2 bad usage, a path that does
+not exist, a model that cannot be loaded, or at least one file that could not be read as an
+image (the others are still predicted and printed); 1 any other failure.
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``predict`` subcommand."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict the emotions of the faces in photos",
+        description="Detect the faces in photos (files or folders) and predict their emotions.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="DIR", help="a model saved with ferkit.save")
+    source.add_argument(
+        "--pretrained", metavar="NAME", default=None,
+        help="a pretrained model shipped with ferkit (default: fer2013-7)",
+    )
+    parser.add_argument(
+        "--format", choices=("csv", "json"), default="csv", help="output format (default csv)"
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the table to FILE instead of stdout"
+    )
+    parser.add_argument(
+        "--annotate", metavar="OUT",
+        help="also write the photo(s) with boxes and emotions drawn (see below)",
+    )
+    parser.add_argument(
+        "-r", "--recursive", action="store_true", help="look for photos in sub-folders too"
+    )
+    parser.add_argument(
+        "--margin", type=float, default=0.1,
+        help="border around each face, as a fraction of its side (default 0.1)",
+    )
+    parser.add_argument(
+        "--min-neighbors", type=int, default=None, metavar="N",
+        help="detections a face needs (default 5; lower finds more faces, and more false ones)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _load_model(args):
+    import ferkit
+
+    if args.model:
+        return ferkit.load(args.model)
+    return ferkit.load_pretrained(args.pretrained or "fer2013-7")
+
+
+def _warn(message: str) -> None:
+    print(f"ferkit predict: {message}", file=sys.stderr)
+
+
+def _annotation_path(out: Path, photo: Path, single: bool, used: set[Path]) -> Path:
+    """Where the annotated copy of ``photo`` goes: ``out`` itself, or a unique file in it."""
+    if single:
+        return out
+    target = out / f"{photo.stem}.annotated.png"
+    n = 1
+    while target in used:
+        n += 1
+        target = out / f"{photo.stem}.{n}.annotated.png"
+    used.add(target)
+    return target
+
+
+def run(args) -> int:
+    """Predict every photo named in ``args``; returns the exit status."""
+    import pandas as pd
+
+    from ferkit.faces import list_images, predict_image
+
+    photos: list[Path] = []
+    missing: list[str] = []
+    for entry in args.paths:
+        try:
+            found, skipped = list_images([entry], recursive=args.recursive)
+        except FileNotFoundError as exc:
+            _warn(str(exc))
+            missing.append(str(entry))
+            continue
+        if Path(entry).is_dir() and not found:
+            _warn(f"no image files in folder {entry}")
+        if skipped:
+            _warn(f"skipped {len(skipped)} file(s) in {entry} that are not images by their "
+                  f"extension (e.g. {skipped[0].name})")
+        photos.extend(found)
+    if not photos:
+        raise ValueError(f"no image files to predict in {', '.join(map(str, args.paths))}")
+    if args.margin < 0:
+        raise ValueError(f"--margin must be >= 0; got {args.margin}")
+    detector = {} if args.min_neighbors is None else {"min_neighbors": args.min_neighbors}
+    annotate = Path(args.annotate) if args.annotate else None
+    single = annotate is not None and len(photos) == 1 and not annotate.is_dir()
+    if annotate is not None and not single:
+        annotate.mkdir(parents=True, exist_ok=True)
+
+    model = _load_model(args)
+    bad = list(missing)
+    tables, used = [], set()
+    for photo in photos:
+        try:
+            table = predict_image(model, photo, margin=args.margin, detector_params=detector)
+        except (ValueError, TypeError, OSError) as exc:
+            _warn(f"skipped {photo}: {str(exc).splitlines()[0]}")
+            bad.append(str(photo))
+            continue
+        if table.empty:
+            _warn(f"no face found in {photo}")
+        table.insert(0, "file", str(photo))
+        tables.append(table)
+        if annotate is not None:
+            _write_annotation(photo, table, _annotation_path(annotate, photo, single, used))
+
+    if not tables:
+        text = "" if args.format == "csv" else "[]\n"
+    else:
+        result = pd.concat(tables, ignore_index=True)
+        text = (
+            result.to_csv(index=False) if args.format == "csv"
+            else result.to_json(orient="records", indent=2) + "\n"
+        )
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if bad:
+        total = len(photos) + len(missing)
+        _warn(f"{len(bad)} of {total} input(s) could not be read: {', '.join(bad)}")
+        return 2
+    return 0
+
+
+def _write_annotation(photo: Path, table, target: Path) -> None:
+    from PIL import Image
+
+    from ferkit.faces import draw_faces
+
+    Image.fromarray(draw_faces(photo, table)).save(target)

@@ -1,0 +1,129 @@
+"""``ferkit predict``: photos and folders in, one row per face out, bad files reported."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from skimage import data
+
+from ferkit.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, fitted_pipeline):
+    import ferkit
+
+    path = tmp_path_factory.mktemp("model") / "fer-model"
+    ferkit.save(fitted_pipeline, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return np.asarray(
+        Image.fromarray(data.astronaut()).resize((200, 200), Image.Resampling.BILINEAR)
+    )
+
+
+@pytest.fixture
+def folder(tmp_path, photo):
+    """Two photos with a face, one without, a corrupt one and a note."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray(photo).save(photos / "a.jpg")
+    Image.fromarray(photo[:, ::-1]).save(photos / "b.png")
+    Image.fromarray(data.coins()[:150, :150]).save(photos / "c.png")
+    (photos / "d.jpg").write_bytes(b"\xff\xd8\xff not really a jpeg")
+    (photos / "notes.txt").write_text("hello")
+    return photos
+
+
+def _columns(classes):
+    return ["file", "face", "x", "y", "width", "height", "score", "emotion", *classes]
+
+
+def test_folder_with_a_bad_file(folder, model_dir, fitted_pipeline, capsys):
+    status = main(["predict", str(folder), "--model", str(model_dir)])
+    out, err = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(out))
+    assert table.columns.tolist() == _columns(fitted_pipeline.classes_.tolist())
+    # The photos with faces are predicted despite the corrupt file...
+    assert {"a.jpg", "b.png"} <= {p.rsplit("/", 1)[-1] for p in table["file"]}
+    assert not table["file"].str.endswith(("c.png", "d.jpg")).any()
+    proba = table[fitted_pipeline.classes_.tolist()].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
+    # ...and the corrupt one, the faceless one and the skipped note are reported.
+    assert "d.jpg" in err and "could not be read" in err
+    assert "no face found in" in err and "c.png" in err
+    assert "notes.txt" in err
+    assert status == 2
+
+
+def test_the_same_rows_as_predict_image(folder, model_dir, fitted_pipeline, capsys):
+    from ferkit import predict_image
+
+    assert main(["predict", str(folder / "a.jpg"), "--model", str(model_dir)]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    expected = predict_image(fitted_pipeline, folder / "a.jpg")
+    assert len(table) == len(expected) > 0
+    np.testing.assert_array_equal(table["emotion"], expected["emotion"])
+    np.testing.assert_allclose(table[expected.columns[-3:]], expected.iloc[:, -3:], atol=1e-6)
+
+
+def test_json_to_a_file(folder, model_dir, tmp_path, capsys):
+    target = tmp_path / "faces.json"
+    files = [str(folder / "a.jpg"), str(folder / "c.png")]
+    status = main(["predict", *files, "--model", str(model_dir), "--format", "json",
+                   "-o", str(target)])
+    assert status == 0
+    assert capsys.readouterr().out == ""
+    rows = json.loads(target.read_text())
+    assert rows and all(row["file"] == files[0] for row in rows)
+    assert {"x", "y", "width", "height", "emotion"} <= set(rows[0])
+
+
+def test_annotated_image_only_when_asked(folder, model_dir, tmp_path, capsys):
+    photo = folder / "a.jpg"
+    before = set(tmp_path.rglob("*"))
+    assert main(["predict", str(photo), "--model", str(model_dir)]) == 0
+    assert set(tmp_path.rglob("*")) == before  # nothing written without --annotate
+
+    single = tmp_path / "annotated.png"
+    assert main(["predict", str(photo), "--model", str(model_dir), "--annotate",
+                 str(single)]) == 0
+    drawn = np.asarray(Image.open(single))
+    assert drawn.shape == (200, 200, 3)
+    assert (drawn != np.asarray(Image.open(photo).convert("RGB"))).any()
+
+    many = tmp_path / "annotated"
+    main(["predict", str(folder), "--model", str(model_dir), "--annotate", str(many)])
+    assert sorted(p.name for p in many.iterdir()) == [
+        "a.annotated.png", "b.annotated.png", "c.annotated.png"
+    ]
+    capsys.readouterr()
+
+
+def test_usage_errors_exit_2(folder, model_dir, tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "nowhere.jpg"), "--model", str(model_dir)]) == 2
+    assert "nowhere.jpg" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["predict", str(empty), "--model", str(model_dir)]) == 2
+    assert "no image files" in capsys.readouterr().err
+    assert main(["predict", str(folder / "a.jpg"), "--model", str(tmp_path / "no-model")]) == 2
+    assert "no-model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", str(folder), "--model", str(model_dir), "--pretrained", "fer2013-7"])
+    assert exit_info.value.code == 2
+    capsys.readouterr()
+
+
+def test_only_bad_files(folder, model_dir, capsys):
+    assert main(["predict", str(folder / "d.jpg"), "--model", str(model_dir)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "d.jpg" in err
