@@ -116,11 +116,13 @@ def cmd_train(args) -> int:
     return 0
 
 
-def rebuild(run: Path, preset: str, X_train, y_train):
+def rebuild(run: Path, preset: str, epochs: int, seed: int, X_train, y_train):
     """The fitted pipeline of a finished run, from its final weights and epoch log."""
     import csv
 
-    model = build(preset, epochs=1, seed=0, verbose=0)
+    # The same parameters as in training (minus the checkpoint callbacks), so the shipped
+    # ferkit.json says how the model was trained.
+    model = build(preset, epochs=epochs, seed=seed, verbose=0)
     model[:-1].fit(X_train[:1])
     # initialize() builds the network for these classes without training it.
     model[-1].initialize(model[:-1].transform(X_train), y_train)
@@ -140,7 +142,7 @@ def cmd_ship(args) -> int:
     emotions = TASKS[args.task]
     run = RUNS / run_name(args.task, args.preset)
     X_train, y_train = load_split("Training", emotions)
-    model = rebuild(run, args.preset, X_train, y_train)
+    model = rebuild(run, args.preset, args.epochs, args.seed, X_train, y_train)
     X_val, y_val = load_split("PublicTest", emotions)
     before = evaluate(model, X_val, y_val)
     recorded = json.loads((run / "result.json").read_text())["accuracy"]
