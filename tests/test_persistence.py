@@ -1,0 +1,426 @@
+"""ferkit.save / ferkit.load with a trained network: round trips, atomicity, hostile files.
+
+Two tiny networks are trained once for the module; crafted files are copies of their folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import h5py
+import joblib
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from ferkit import FacialExpressionClassifier
+from ferkit.persistence import _format, _keras_io, load, save
+from ferkit.preprocessing import ImageReshaper, PixelScaler
+
+keras = pytest.importorskip("keras")
+
+REPO = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+
+
+@pytest.fixture(scope="module")
+def X(sample3):
+    return sample3.data
+
+
+@pytest.fixture(scope="module")
+def clf(sample3, tiny_params):
+    """A bare classifier with augmentation layers, tuple and dict parameters."""
+    est = FacialExpressionClassifier(
+        **tiny_params, augment=True, image_shape=(48, 48),
+        class_weight={"angry": 2.0, "happy": 1.0, "sad": 1.5},
+    )
+    return est.fit(sample3.data / 255.0, sample3.target)
+
+
+@pytest.fixture(scope="module")
+def pipe(sample3, tiny_params):
+    """A pipeline of ferkit and scikit-learn transformers with fitted arrays."""
+    return Pipeline([
+        ("scale", PixelScaler(method="dataset")),
+        ("std", StandardScaler()),
+        ("minmax", MinMaxScaler()),
+        ("reshape", ImageReshaper()),
+        ("clf", FacialExpressionClassifier(**{**tiny_params, "dropout": 0.2})),
+    ]).fit(sample3.data, sample3.target)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, clf, pipe):
+    root = tmp_path_factory.mktemp("saved")
+    return {"clf": save(clf, root / "clf"), "pipe": save(pipe, root / "pipe")}
+
+
+def _plain_params(estimator) -> str:
+    """Every non-estimator parameter, deep, with types visible (tuple vs list)."""
+    params = estimator.get_params(deep=True)
+    return repr(sorted((k, v) for k, v in params.items()
+                       if not hasattr(v, "get_params") and k != "steps"))
+
+
+def _copy(folder: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(folder, tmp_path / folder.name))
+
+
+def _replace_file(folder: Path, name: str, content: bytes | str) -> None:
+    """Rewrite a data file and its manifest checksum, as a deliberate attacker would."""
+    path = folder / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    manifest = json.loads((folder / "ferkit.json").read_text())
+    manifest["files"][name] = {"bytes": path.stat().st_size, "sha256": _format.sha256(path)}
+    (folder / "ferkit.json").write_text(json.dumps(manifest))
+
+
+def _edit_architecture(folder: Path, edit) -> None:
+    config = json.loads((folder / "model.json").read_text())
+    edit(config)
+    for layer in _layers(config):  # let edited layers take their shapes from the layer before
+        layer.pop("build_config", None)
+    _replace_file(folder, "model.json", json.dumps(config))
+
+
+def _layers(config) -> list[dict]:
+    return config["config"]["layers"]
+
+
+# -- round trips -------------------------------------------------------------------------------
+
+def test_round_trip_in_a_fresh_process(saved, clf, pipe, X, tmp_path):
+    np.save(tmp_path / "X.npy", X)
+    script = textwrap.dedent(f"""
+        import json, sys
+        import numpy as np
+        unpickled = []
+        sys.addaudithook(lambda event, args: unpickled.append(args)
+                         if event == "pickle.find_class" else None)
+        import ferkit
+        X = np.load({str(tmp_path / "X.npy")!r})
+        out = {{}}
+        for name, folder, scale in (("clf", {str(saved["clf"])!r}, 255.0),
+                                    ("pipe", {str(saved["pipe"])!r}, 1.0)):
+            est = ferkit.load(folder)
+            np.save({str(tmp_path)!r} + f"/{{name}}.npy", est.predict_proba(X / scale))
+            np.save({str(tmp_path)!r} + f"/{{name}}_small.npy", est.predict_proba(X[:7] / scale))
+            params = est.get_params(deep=True)
+            out[name] = repr(sorted((k, v) for k, v in params.items()
+                                    if not hasattr(v, "get_params") and k != "steps"))
+        out["unpickled"] = [repr(a) for a in unpickled]
+        out["heavy"] = [m for m in ("optuna", "ferkit.plotting", "ferkit.model_selection")
+                        if m in sys.modules]
+        print(json.dumps(out))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=tmp_path, env=ENV, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    for name, est, scale in (("clf", clf, 255.0), ("pipe", pipe, 1.0)):
+        assert np.array_equal(np.load(tmp_path / f"{name}.npy"), est.predict_proba(X / scale))
+        assert np.array_equal(np.load(tmp_path / f"{name}_small.npy"),
+                              est.predict_proba(X[:7] / scale))
+        assert out[name] == _plain_params(est)
+    assert out["unpickled"] == []  # nothing was unpickled while loading
+    assert out["heavy"] == []
+
+
+def test_round_trip_in_process(saved, clf, pipe, X):
+    loaded_clf, loaded_pipe = load(saved["clf"]), load(saved["pipe"])
+    assert np.array_equal(loaded_clf.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+    assert np.array_equal(loaded_pipe.predict_proba(X), pipe.predict_proba(X))
+    assert np.array_equal(loaded_pipe.predict(X), pipe.predict(X))
+    assert _plain_params(loaded_clf) == _plain_params(clf)
+    assert _plain_params(loaded_pipe) == _plain_params(pipe)
+    assert [type(s) for _, s in loaded_pipe.steps] == [type(s) for _, s in pipe.steps]
+    for attr in ("classes_", "n_features_in_", "image_shape_", "history_", "n_epochs_"):
+        assert repr(getattr(loaded_clf, attr)) == repr(getattr(clf, attr))
+
+
+def test_folder_layout_and_manifest(saved, clf, pipe):
+    assert sorted(p.name for p in saved["clf"].iterdir()) == [
+        "ferkit.json", "model.json", "model.weights.h5"]
+    assert sorted(p.name for p in saved["pipe"].iterdir()) == [
+        "arrays.npz", "ferkit.json", "model.json", "model.weights.h5"]
+    manifest = json.loads((saved["clf"] / "ferkit.json").read_text())
+    assert manifest["format"] == "ferkit-model" and manifest["format_version"] == 1
+    assert manifest["written_by"]["keras"] == keras.__version__
+    assert {"ferkit", "tensorflow", "scikit-learn", "numpy"} <= set(manifest["written_by"])
+    assert manifest["estimator"]["class"] == "ferkit.FacialExpressionClassifier"
+    assert manifest["estimator"]["params"]["filters"] == {"__tuple__": [4, 8]}
+    summary = manifest["summary"]
+    assert summary["classes"] == clf.classes_.tolist()
+    assert summary["input_shape"] == [48, 48, 1]
+    assert summary["n_features_in"] == 2304
+    assert summary["epochs_run"] == clf.n_epochs_
+    assert summary["final_metrics"] == {k: v[-1] for k, v in clf.history_.items()}
+    assert manifest["network"]["weights_dtype"] == "float32"
+    for name in ("model.json", "model.weights.h5"):
+        assert manifest["files"][name]["sha256"] == _format.sha256(saved["clf"] / name)
+    architecture = json.loads((saved["clf"] / "model.json").read_text())
+    assert architecture == json.loads(clf.model_.to_json())
+
+    steps = json.loads((saved["pipe"] / "ferkit.json").read_text())["estimator"]["steps"]
+    assert [s["class"] for s in steps] == [
+        "ferkit.preprocessing.PixelScaler", "sklearn.preprocessing.StandardScaler",
+        "sklearn.preprocessing.MinMaxScaler", "ferkit.preprocessing.ImageReshaper",
+        "ferkit.FacialExpressionClassifier"]
+    assert steps[1]["state"]["mean_"] == {"__ndarray__": "a0"}
+
+
+def test_loaded_classifier_trains_on(saved, sample3):
+    loaded = load(saved["clf"])
+    iterations = int(loaded.model_.optimizer.iterations.numpy())
+    assert iterations > 0  # the optimizer state came back with the weights
+    loaded.partial_fit(sample3.data / 255.0, sample3.target)
+    assert loaded.n_epochs_ == len(loaded.history_["loss"])
+    assert int(loaded.model_.optimizer.iterations.numpy()) > iterations
+
+
+def test_float16_weights_keep_predictions(clf, X, tmp_path):
+    folder = save(clf, tmp_path / "half", weights_dtype="float16")
+    with h5py.File(folder / "model.weights.h5") as f:
+        dtypes = set()
+        f["layers"].visititems(lambda n, o: dtypes.add(o.dtype.name)
+                               if isinstance(o, h5py.Dataset) else None)
+    assert dtypes == {"float16"}
+    full = clf.predict_proba(X / 255.0)
+    half = load(folder).predict_proba(X / 255.0)
+    assert np.abs(half - full).max() < 1e-2
+    assert np.mean(half.argmax(1) == full.argmax(1)) >= 0.98
+    assert json.loads((folder / "ferkit.json").read_text())["network"]["weights_dtype"] == \
+        "float16"
+
+
+def test_without_optimizer_state(clf, saved, X, tmp_path):
+    folder = save(clf, tmp_path / "lean", include_optimizer=False)
+    with h5py.File(folder / "model.weights.h5") as f:
+        assert "optimizer" not in f and "layers" in f
+    assert (folder / "model.weights.h5").stat().st_size < \
+        0.7 * (saved["clf"] / "model.weights.h5").stat().st_size
+    loaded = load(folder)
+    assert np.array_equal(loaded.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+    assert loaded.model_.compiled  # further training starts with a fresh optimizer
+    assert int(loaded.model_.optimizer.iterations.numpy()) == 0
+
+
+def test_pickle_joblib_and_clone_still_work(clf, pipe, saved, X, tmp_path):
+    # Pickle documented as for trusted files only; it must still work on loaded models too.
+    again = pickle.loads(pickle.dumps(load(saved["clf"])))
+    assert np.array_equal(again.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+    for est in (clf, again):
+        fresh = clone(est)
+        assert not fresh.initialized_
+        assert _plain_params(fresh) == _plain_params(clf)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    assert np.array_equal(joblib.load(tmp_path / "pipe.joblib").predict_proba(X),
+                          pipe.predict_proba(X))
+
+
+def test_save_refuses_callbacks_and_unfitted(clf, tmp_path):
+    with_callbacks = clone(clf).set_params(callbacks=[keras.callbacks.TerminateOnNaN()])
+    vars(with_callbacks).update({k: v for k, v in vars(clf).items() if k.endswith("_")})
+    with pytest.raises(TypeError, match=r"'callbacks'.*set_params\(callbacks=None\)"):
+        save(with_callbacks, tmp_path / "m")
+    with pytest.raises(Exception, match="not fitted"):
+        save(clone(clf), tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- atomicity ---------------------------------------------------------------------------------
+
+def test_failed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path, monkeypatch):
+    target = _copy(saved["clf"], tmp_path)
+
+    def broken(model, path, **kwargs):
+        Path(path).write_bytes(b"\x89HDF half of a weights file")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(_keras_io, "write_weights", broken)
+    with pytest.raises(OSError, match="No space left"):
+        save(pipe, target, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+    previous = load(target)
+    assert type(previous) is FacialExpressionClassifier
+    assert np.array_equal(previous.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+
+
+def test_killed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path):
+    target = _copy(saved["clf"], tmp_path)
+    script = textwrap.dedent(f"""
+        import time
+        import ferkit
+        from ferkit.persistence import _keras_io
+        estimator = ferkit.load({str(saved["pipe"])!r})
+        real_write = _keras_io.write_weights
+        def slow_write(model, path, **kwargs):
+            real_write(model, path, **kwargs)
+            print("writing", flush=True)
+            time.sleep(300)
+        _keras_io.write_weights = slow_write
+        ferkit.save(estimator, {str(target)!r}, overwrite=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=ENV)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 240)
+        assert ready and proc.stdout.readline().strip() == "writing"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert visible == [target.name]
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert len(leftovers) == 1 and (leftovers[0] / "model.weights.h5").exists()
+    assert not (leftovers[0] / "ferkit.json").exists()
+    with pytest.raises(FileNotFoundError, match=r"ferkit.json is missing"):
+        load(leftovers[0])
+    previous = load(target)
+    assert type(previous) is FacialExpressionClassifier
+    assert np.array_equal(previous.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+
+    save(pipe, target, overwrite=True)  # the next save clears the dead process's leftover
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+    assert np.array_equal(load(target).predict_proba(X), pipe.predict_proba(X))
+
+
+# -- hostile files -----------------------------------------------------------------------------
+
+def _hostile_lambda_config(marker: Path) -> dict:
+    # Written as source so that the marshalled bytecode holds the marker path as a constant.
+    code = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")
+    model = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Lambda(code)])
+    marker.unlink()  # building the model above ran the code once, here, on purpose
+    return _layers(json.loads(model.to_json()))[-1]
+
+
+def test_lambda_layer_with_code_is_refused_and_never_runs(saved, tmp_path):
+    marker = tmp_path / "code-ran"
+    lambda_layer = _hostile_lambda_config(marker)
+    assert lambda_layer["config"]["function"]["class_name"] == "__lambda__"
+    folder = _copy(saved["clf"], tmp_path)
+    _edit_architecture(folder, lambda c: _layers(c).insert(1, lambda_layer))
+
+    # The file is genuinely hostile: Keras with safe mode off runs its code.
+    config = json.loads((folder / "model.json").read_text())
+    keras.saving.deserialize_keras_object(config, safe_mode=False)
+    assert marker.exists()
+    marker.unlink()
+
+    with pytest.raises(ValueError, match=r"model.json contains Python code: 'Lambda'"):
+        load(folder)
+    assert not marker.exists()
+
+
+def test_safe_mode_holds_even_if_unsafe_deserialization_was_enabled(tmp_path):
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    marker = tmp_path / "code-ran"
+    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+              "config": {"name": "s", "layers": [
+                  {"module": "keras.layers", "class_name": "InputLayer",
+                   "registered_name": None, "config": {"batch_shape": [None, 48, 48, 1]}},
+                  _hostile_lambda_config(marker)]}}
+    with SafeModeScope(False):  # what keras.config.enable_unsafe_deserialization() sets
+        with pytest.raises(ValueError, match=r"model.json.*lambda"):
+            _keras_io.deserialize_architecture(config, file="model.json")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("layer, message", [
+    ({"module": "mypackage.layers", "class_name": "Dense", "registered_name": "Custom>Dense",
+      "config": {"units": 3}}, r"module 'mypackage.layers'.*only objects from Keras"),
+    ({"module": "os", "class_name": "system", "config": {"command": "touch x"}},
+     r"module 'os'"),
+    ({"module": "keras.layers", "class_name": "TFSMLayer",
+      "config": {"filepath": "/tmp/model"}}, r"'TFSMLayer'.*not on ferkit's list"),
+    ({"module": "keras.layers", "class_name": "Dense", "registered_name": "evil>Dense",
+      "config": {"units": 3}}, r"not on ferkit's list"),
+    ({"class_name": "Dense", "config": {"units": 3}}, r"module None"),
+    ({"module": "keras.layers", "class_name": "Activation",
+      "config": {"activation": {"module": "builtins", "class_name": "function",
+                                "config": "eval"}}}, r"Python code: 'function'"),
+], ids=["custom-module", "os-module", "unknown-layer", "registered-name", "no-module",
+        "function"])
+def test_unknown_or_custom_layers_are_refused(saved, tmp_path, layer, message):
+    folder = _copy(saved["clf"], tmp_path)
+    _edit_architecture(folder, lambda c: _layers(c).insert(2, layer))
+    with pytest.raises(ValueError, match=f"model.json.*{message}"):
+        load(folder)
+
+
+def test_non_sequential_architecture_is_refused(saved, tmp_path):
+    folder = _copy(saved["clf"], tmp_path)
+    _replace_file(folder, "model.json", json.dumps({"class_name": "Functional",
+                                                    "module": "keras", "config": {}}))
+    with pytest.raises(ValueError, match=r"model.json does not describe a Keras Sequential"):
+        load(folder)
+
+
+# -- damaged files -----------------------------------------------------------------------------
+
+def _truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _set_units(config, name: str, units: int) -> None:
+    for layer in _layers(config):
+        if layer["config"].get("name") == name:
+            layer["config"]["units"] = units
+
+
+@pytest.mark.parametrize("damage, error, message", [
+    (lambda f: (f / "model.weights.h5").unlink(), FileNotFoundError,
+     r"model.weights.h5 is missing"),
+    (lambda f: (f / "model.json").unlink(), FileNotFoundError, r"model.json is missing"),
+    (lambda f: _truncate(f / "model.weights.h5"), ValueError,
+     r"model.weights.h5 is truncated or corrupted \(\d+ bytes instead of \d+"),
+    (lambda f: _replace_file(f, "model.weights.h5",
+                             (f / "model.weights.h5").read_bytes()[:5000]),
+     ValueError, r"model.weights.h5 is corrupted or truncated and cannot be read"),
+    (lambda f: _replace_file(f, "model.json", '{"class_name": "Sequential", '), ValueError,
+     r"model.json is not valid JSON"),
+    (lambda f: (f / "ferkit.json").write_text((f / "ferkit.json").read_text()[:-30]),
+     ValueError, r"ferkit.json is not valid JSON"),
+    (lambda f: _edit_architecture(f, lambda c: _set_units(c, "dense1", 9)), ValueError,
+     r"model.weights.h5 does not match the network in .*model.json"),
+    # Keras alone would load this silently, ignoring the weights it has no layer for.
+    (lambda f: _edit_architecture(f, lambda c: c["config"].update(
+        layers=[la for la in _layers(c) if la["config"]["name"] != "dense1_bn"])),
+     ValueError, r"model.weights.h5 does not match .*holds \d+ weight arrays.*network has \d+ of"),
+    (lambda f: _edit_architecture(f, lambda c: _set_units(c, "emotion", 4)), ValueError,
+     r"model.weights.h5 does not match"),
+], ids=["no-weights", "no-architecture", "cut-weights", "cut-weights-rechecksummed",
+        "bad-architecture-json", "bad-manifest-json", "wider-layer", "fewer-layers",
+        "more-outputs"])
+def test_damaged_model_errors_name_the_file(saved, tmp_path, damage, error, message):
+    folder = _copy(saved["clf"], tmp_path)
+    damage(folder)
+    with pytest.raises(error, match=message):
+        load(folder)
+
+
+def test_classes_must_match_the_network(saved, tmp_path):
+    folder = _copy(saved["clf"], tmp_path)
+    manifest = json.loads((folder / "ferkit.json").read_text())
+    manifest["estimator"]["state"]["classes"].append("surprise")
+    (folder / "ferkit.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"model.json has 3 outputs but .*ferkit.json lists 4"):
+        load(folder)
