@@ -140,9 +140,12 @@ class _Reader:
                  if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
         unknown = sorted(set(params) - known)
         if unknown:
+            writer = self.manifest.get("written_by")
+            writer = ", ".join(f"{k} {v}" for k, v in writer.items() if k in (
+                "ferkit", "scikit-learn")) if isinstance(writer, dict) else "unknown versions"
             raise ValueError(
-                f"{self.file}: {where} gives {cls.__name__} unknown parameter(s) {unknown}; "
-                "was the model saved by a newer ferkit?"
+                f"{self.file}: {where} gives {cls.__name__} unknown parameter(s) {unknown}. "
+                f"The model was written with {writer}; was that newer than this installation?"
             )
         return params
 

@@ -89,6 +89,8 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
     if not isinstance(overwrite, bool) or not isinstance(include_optimizer, bool):
         raise TypeError("overwrite and include_optimizer must be bools.")
     path = Path(path)
+    if path.name in ("", ".", ".."):
+        raise ValueError(f"path must name the model folder to create; got {str(path)!r}.")
     arrays: dict[str, np.ndarray] = {}
     spec, classifier = _describe(estimator, arrays)
 
