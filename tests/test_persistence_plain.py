@@ -164,7 +164,7 @@ def test_arrays_file_has_no_pickled_objects(tmp_path, rng):
 def test_function_transformer_is_refused_as_code(tmp_path, rng):
     pipe = Pipeline([("f", FunctionTransformer(np.log1p))]).fit(_pixels(rng))
     with pytest.raises(TypeError, match=r"step 'f'.*FunctionTransformer.*Python code"):
-        save(pipe, "")
+        save(pipe, tmp_path / "m")
     assert not (tmp_path / "m").exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -192,7 +192,7 @@ def test_parameter_that_is_not_data_is_refused(tmp_path, rng):
     pipe = Pipeline([("std", StandardScaler())]).fit(_pixels(rng))
     pipe.steps[0][1].copy = np.random.RandomState(0)  # as a careless set_params would
     with pytest.raises(TypeError, match=r"step 'std' parameter 'copy'.*RandomState"):
-        save(pipe, "")
+        save(pipe, tmp_path / "m")
 
 
 def test_bad_save_arguments(tmp_path, rng):
