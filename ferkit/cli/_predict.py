@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--min-neighbors", type=int, default=None, metavar="N",
-        help="detections a face needs (default 5; lower finds more faces, and more false ones)",
+        help="detections a face needs (default 3; lower finds more faces, and more false ones)",
     )
     parser.set_defaults(func=run)
 
