@@ -1,12 +1,13 @@
 """The Keras network on disk: architecture JSON checked against an allow-list, HDF5 weights.
 
-Keras' own safe mode refuses marshalled Python lambdas, but still builds any layer class it
-knows, including ones that run code or read other files (``Lambda`` with a named function,
-``TFSMLayer``, ``TorchModuleWrapper``) and any class registered as a custom object in the
-loading process. So before Keras sees an architecture, every object in it is checked against
-an explicit list of (module, class) pairs: the layers :func:`ferkit._network.build_cnn` uses,
-common core layers, and the initializers, regularizers, constraints, optimizers and losses of
-a compiled network. Keras then deserialises it with safe mode forced on.
+Keras' own safe mode refuses marshalled Python lambdas, but otherwise builds whatever class a
+config names: any built-in layer, including ones that reach outside the file (``TFSMLayer``
+loads a TensorFlow SavedModel from a path the config gives), and any class registered as a
+custom object in the loading process. So before Keras sees an architecture, every object in
+it is checked against an explicit list of (module, class) pairs: the layers
+:func:`ferkit._network.build_cnn` uses, common core layers, and the initializers,
+regularizers, constraints, optimizers and losses of a compiled network. Keras then
+deserialises it with safe mode forced on, even if the process enabled unsafe deserialisation.
 
 Importing this module does not import Keras; the functions do.
 """
