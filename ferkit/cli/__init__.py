@@ -49,10 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the ``ferkit`` command line; returns the exit status."""
-    # TensorFlow's C++ start-up chatter buries the output a person wants to read.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (2), --help and --version (0): a status, always
+        return 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 2
+    # TensorFlow's C++ log lines (such as the graph notices it prints while training) bury
+    # the output a person wants to read; --debug keeps its warnings and errors. Python
+    # exceptions are reported either way. Set before TensorFlow is imported (parsing does
+    # not import it). The oneDNN notice TensorFlow prints as it loads ignores a level set
+    # from inside the process: only TF_CPP_MIN_LOG_LEVEL=3 in the shell hides it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.debug else "3")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -70,7 +77,8 @@ def main(argv=None) -> int:
     except Exception as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"ferkit {args.command}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        message = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"ferkit {args.command}: failed: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1
 
 

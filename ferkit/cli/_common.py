@@ -1,0 +1,285 @@
+"""Pieces shared by ``ferkit demo``, ``train`` and ``evaluate``: data, progress, outputs."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import time
+from pathlib import Path
+
+#: Sub-folder of ``--out`` that holds the model (in the ``ferkit.save`` format).
+MODEL_DIR = "model"
+REPORT_TXT = "report.txt"
+REPORT_CSV = "report.csv"
+
+
+def say(message: str = "") -> None:
+    """Print a progress line now (not when the buffer fills)."""
+    print(message, flush=True)
+
+
+# -- arguments -----------------------------------------------------------------------------
+
+def add_data_arguments(parser, *, emotions_help: str) -> None:
+    """``DATA`` or ``--sample``, ``--emotions``, ``--usage``."""
+    parser.add_argument(
+        "data", nargs="?", metavar="DATA",
+        help="FER2013 in any form ferkit.datasets.load_fer2013 reads: fer2013.csv, "
+             "icml_face_data.csv, train.csv, or the image-folder layout as a folder or .zip",
+    )
+    parser.add_argument(
+        "--sample", action="store_true",
+        help="use the 700-face FER2013 sample shipped with ferkit instead of DATA",
+    )
+    parser.add_argument(
+        "--emotions", metavar="LIST", default=None,
+        help=f"comma-separated emotions to keep, e.g. angry,happy,sad ({emotions_help})",
+    )
+    parser.add_argument(
+        "--usage", metavar="SPLIT", default=None,
+        help="FER2013 split(s) of DATA to use, comma-separated: Training, PublicTest, "
+             "PrivateTest (default: see below)",
+    )
+
+
+def add_training_arguments(parser, *, epochs: int | None, random_state: int = 0) -> None:
+    """``--epochs``, ``--preset``, ``--param``, ``--test-size``, ``--random-state``."""
+    from ferkit._presets import PRESETS
+
+    parser.add_argument(
+        "--epochs", type=int, default=epochs, metavar="N",
+        help="maximum training epochs (default: %(default)s)" if epochs is not None
+        else "maximum training epochs (default: the classifier's, 30)",
+    )
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), default=None,
+        help="start from a named configuration of the classifier (ferkit.PRESETS)",
+    )
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="set a FacialExpressionClassifier parameter, e.g. --param dropout=0.5 or "
+             "--param filters=16,32,64 (repeatable; pipeline steps as scale__method=image)",
+    )
+    parser.add_argument(
+        "--test-size", type=float, default=0.2, metavar="F",
+        help="fraction of the faces held out, stratified, for the report when the data has "
+             "no PublicTest split (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--random-state", type=int, default=random_state, metavar="SEED",
+        help="seed of the hold-out split and of training (default: %(default)s)",
+    )
+
+
+def add_output_arguments(parser, *, default: str) -> None:
+    """``--out``, ``--overwrite``, ``--faces``."""
+    parser.add_argument(
+        "--out", metavar="DIR", default=default, help="output folder (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the model and report already in --out",
+    )
+    parser.add_argument(
+        "--faces", action="store_true",
+        help="also draw a grid of example test faces with their true and predicted emotions "
+             "(faces.png); pictures of people are written only when asked",
+    )
+
+
+def parse_params(items) -> dict:
+    """``["dropout=0.5", "filters=16,32"]`` -> ``{"clf__dropout": 0.5, "clf__filters": (16, 32)}``.
+
+    Values are Python literals where they parse as one (numbers, tuples, None, True), else
+    strings. Names without ``__`` are classifier parameters.
+    """
+    params = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--param expects NAME=VALUE; got {item!r}")
+        try:
+            value = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            value = text.strip()
+        if isinstance(value, list):
+            value = tuple(value)
+        params[name if "__" in name else f"clf__{name}"] = value
+    return params
+
+
+def split_list(text: str | None):
+    """``"a,b"`` -> ``("a", "b")``; None stays None."""
+    if text is None:
+        return None
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not items:
+        raise ValueError(f"expected a comma-separated list; got {text!r}")
+    return items
+
+
+# -- data ----------------------------------------------------------------------------------
+
+def load_data(args, *, emotions=None):
+    """The faces named by ``DATA`` or ``--sample``, as a dataset Bunch (with labels)."""
+    import numpy as np
+
+    emotions = split_list(args.emotions) if args.emotions is not None else emotions
+    usage = split_list(args.usage)
+    if args.sample and args.data:
+        raise ValueError("give either DATA or --sample, not both")
+    if not args.sample and not args.data:
+        raise ValueError(
+            "no data: give a DATA path (a FER2013 CSV, image folder or .zip) or --sample"
+        )
+    start = time.perf_counter()
+    if args.sample:
+        from ferkit.datasets import load_sample
+
+        if usage is not None:
+            raise ValueError("--usage applies to DATA; the sample is all from Training")
+        say("Loading the FER2013 sample shipped with ferkit")
+        faces = load_sample(emotions=emotions)
+    else:
+        from ferkit.datasets import load_fer2013
+
+        path = Path(args.data)
+        if not path.exists():
+            raise FileNotFoundError(f"DATA not found: {path}")
+        say(f"Loading {path}")
+        faces = load_fer2013(path, emotions=emotions, usage=usage)
+    if faces.target is None:
+        raise ValueError(
+            f"{args.data} has no labels (the competition's test.csv?): labelled faces needed"
+        )
+    if len(faces.target) == 0:
+        raise ValueError("no faces left to use after the --emotions/--usage selection")
+    counts = dict(zip(*np.unique(faces.target, return_counts=True), strict=True))
+    splits = ""
+    if faces.get("usage") is not None and not args.sample:
+        names, n = np.unique(faces.usage.astype(str), return_counts=True)
+        splits = " (" + ", ".join(f"{u}: {k}" for u, k in zip(names, n, strict=True)) + ")"
+    say(f"Loaded {len(faces.target)} faces of {len(counts)} emotions in "
+        f"{time.perf_counter() - start:.1f} s{splits}")
+    return faces
+
+
+def holdout(faces, *, test_size: float, random_state, prefer_public_test: bool = True):
+    """Training and test faces: FER2013's own split where the data has it, else a hold-out.
+
+    Returns ``(X_train, X_test, y_train, y_test, description)``.
+    """
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    usage = faces.get("usage")
+    if prefer_public_test and usage is not None:
+        usage = np.asarray(usage).astype(str)
+        train, test = usage == "Training", usage == "PublicTest"
+        if train.any() and test.any():
+            return (faces.data[train], faces.data[test], faces.target[train],
+                    faces.target[test], "FER2013's PublicTest split")
+    if not 0 < test_size < 1:
+        raise ValueError(f"--test-size must be between 0 and 1; got {test_size}")
+    X_train, X_test, y_train, y_test = train_test_split(
+        faces.data, faces.target, test_size=test_size, stratify=faces.target,
+        random_state=random_state,
+    )
+    return X_train, X_test, y_train, y_test, f"a stratified hold-out of {test_size:.0%}"
+
+
+# -- training ------------------------------------------------------------------------------
+
+def epoch_printer():
+    """A Keras callback printing one line per epoch: metrics and time."""
+    import keras
+
+    class EpochPrinter(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._total = self.params.get("epochs")
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            parts = [f"epoch {epoch + 1}/{self._total}"]
+            for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+                if key in logs:
+                    parts.append(f"{key} {float(logs[key]):.4f}")
+            parts.append(f"{time.perf_counter() - self._start:.1f} s")
+            say("  " + "  ".join(parts))
+
+    return EpochPrinter()
+
+
+def fit_with_progress(model, X, y):
+    """Fit a ferkit pipeline, printing one line per epoch; leaves no callback behind.
+
+    The printer is removed after training so the model's parameters stay plain data (a
+    callback cannot be saved, and should not be cloned into later fits).
+    """
+    say(f"Training on {len(y)} faces")
+    start = time.perf_counter()
+    model.set_params(clf__callbacks=[epoch_printer()])
+    try:
+        model.fit(X, y)
+    finally:
+        model.set_params(clf__callbacks=None)
+    clf = model.named_steps["clf"]
+    stopped = ""
+    if clf.n_epochs_ < clf.epochs:
+        stopped = f" (early stopping after {clf.n_epochs_} of {clf.epochs} epochs)"
+    say(f"Trained in {time.perf_counter() - start:.1f} s{stopped}")
+    return model
+
+
+# -- outputs -------------------------------------------------------------------------------
+
+def check_out(out, *, overwrite: bool) -> Path:
+    """Refuse an ``--out`` folder that already holds results, unless ``--overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"--out {out} exists and is not a folder")
+    held = [name for name in (MODEL_DIR, REPORT_TXT) if (out / name).exists()]
+    if held and not overwrite:
+        what = "a model" if MODEL_DIR in held else "a report"
+        raise FileExistsError(
+            f"{out} already holds {what} ({out / held[0]}); pass --overwrite to replace it "
+            "or choose another --out"
+        )
+    return out
+
+
+def write_results(model, X, y, out: Path, *, faces: bool, save_model: bool,
+                  overwrite: bool, title: str):
+    """Print the report; write it, the pictures and (optionally) the model to ``out``."""
+    import ferkit
+    from ferkit.plotting import FIGURES, save_figures
+
+    say(f"Evaluating on {len(y)} faces")
+    result = ferkit.report(model, X, y)
+    say("")
+    say(f"{title}: accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f}")
+    say("")
+    say(str(result))
+    say("")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    if save_model:
+        written.append(ferkit.save(model, out / MODEL_DIR, overwrite=overwrite))
+    (out / REPORT_TXT).write_text(f"{title}\n\n{result}\n", encoding="utf-8")
+    result.to_frame().to_csv(out / REPORT_CSV)
+    written += [out / REPORT_TXT, out / REPORT_CSV]
+    figures = (*FIGURES, "faces") if faces else FIGURES
+    written += save_figures(model, X, y, out, figures=figures, y_proba=result.y_proba).values()
+    say(f"Wrote to {out}/:")
+    for path in written:
+        say(f"  {path.name}{'/' if path.is_dir() else ''}")
+    return result
+
+
+def warn(command: str, message: str) -> None:
+    """A note on stderr, which the results on stdout do not mix with."""
+    print(f"ferkit {command}: note: {message}", file=sys.stderr, flush=True)
