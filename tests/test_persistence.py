@@ -366,6 +366,23 @@ def test_unknown_or_custom_layers_are_refused(saved, tmp_path, layer, message):
         load(folder)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop", "nadam"])
+def test_every_network_ferkit_builds_is_allowed(optimizer):
+    # Guards the allow-list against build_cnn growing a layer it does not know.
+    from ferkit._network import DEFAULT_AUGMENTATION, build_cnn
+
+    model = build_cnn((12, 12, 1), 3, filters=(2,), dense_units=(2,), convs_per_block=2,
+                      augment=dict(DEFAULT_AUGMENTATION), seed=0)
+    model.compile(optimizer=keras.optimizers.get(optimizer),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
+                  metrics=["accuracy"])
+    config = json.loads(_keras_io.architecture_json(model, file="model.json"))
+    layers = {layer["class_name"] for layer in _layers(config)}
+    assert {"RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
+            "RandomContrast", "BatchNormalization", "Dropout"} <= layers
+    assert config["compile_config"]["optimizer"]["module"] == "keras.optimizers"
+
+
 def test_non_sequential_architecture_is_refused(saved, tmp_path):
     folder = _copy(saved["clf"], tmp_path)
     _replace_file(folder, "model.json", json.dumps({"class_name": "Functional",
