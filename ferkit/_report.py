@@ -222,7 +222,7 @@ class ClassificationReport(Bunch):
 
 
 def report(model, X, y, *, n_bins: int = DEFAULT_N_BINS) -> ClassificationReport:
-    """Evaluate a fitted classifier on labelled faces: scores per class, summary, calibration.
+    r"""Evaluate a fitted classifier on labelled faces: scores per class, summary, calibration.
 
     Parameters
     ----------
@@ -252,6 +252,15 @@ def report(model, X, y, *, n_bins: int = DEFAULT_N_BINS) -> ClassificationReport
     probable class (what :meth:`FacialExpressionClassifier.predict` returns). Classes that
     are neither in ``y`` nor predicted are left out of the table, so ``macro_f1`` equals
     ``sklearn.metrics.f1_score(y, y_pred, average="macro")``.
+
+    ``ece`` is the top-label expected calibration error with ``n_bins`` equal-width bins:
+    each sample's confidence is its largest predicted probability, the samples are grouped
+    by confidence into the bins :math:`B_m = (\frac{m-1}{M}, \frac{m}{M}]`, and
+    :math:`\mathrm{ECE} = \sum_m \frac{|B_m|}{n} |\mathrm{acc}(B_m) -
+    \mathrm{conf}(B_m)|`, with :math:`\mathrm{acc}` the fraction of correct predictions
+    and :math:`\mathrm{conf}` the mean confidence in the bin (see
+    :func:`ferkit._report.expected_calibration_error`). The reliability diagram of
+    :class:`ferkit.plotting.ReliabilityDisplay` draws the same bins.
 
     Examples
     --------

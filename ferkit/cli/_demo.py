@@ -21,7 +21,7 @@ a per-class report; and writes to --out the model (loadable with ferkit.load or
 confusion matrices, ROC and precision-recall curves, reliability diagram). It takes one to two
 minutes on two CPU cores.
 
-100 faces per emotion are far too few for a good model: expect roughly 25-40% accuracy on
+100 faces per emotion are far too few for a good model: expect roughly 20-40% accuracy on
 seven emotions (chance is 14%). `ferkit train` on the full FER2013 data, or the pretrained
 models (`ferkit evaluate --pretrained fer2013-7`), do much better.
 """

@@ -103,6 +103,8 @@ class ReliabilityDisplay:
         ax.set_title(f"Reliability diagram ({len(self.counts)} bins)")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
+        # Above the diagonal's start, where the curve and the bars rarely are.
+        ax.legend(loc="upper left")
         if show_counts:
             # A bin of one face can sit anywhere on the diagram: show how full each bin is.
             counts = np.asarray(self.counts)
