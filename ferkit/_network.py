@@ -19,6 +19,12 @@ DEFAULT_AUGMENTATION: dict[str, float] = {
 }
 
 
+#: Keras' default (0.99) lets the moving statistics lag ~100 steps behind the weights: on
+#: small data sets (the embedded sample: ~10 steps an epoch) validation accuracy then sits at
+#: chance for ~20 epochs while training accuracy climbs. 0.9 follows within ~10 steps.
+_BN_MOMENTUM = 0.9
+
+
 def resolve_augmentation(augment) -> dict[str, float]:
     """Turn the ``augment`` parameter into a dict of strengths (empty when off)."""
     if augment is None or augment is False:
@@ -138,7 +144,11 @@ def build_cnn(
                 )
             )
             if batch_norm:
-                stack.append(layers.BatchNormalization(name=f"block{block + 1}_bn{conv + 1}"))
+                stack.append(
+                    layers.BatchNormalization(
+                        momentum=_BN_MOMENTUM, name=f"block{block + 1}_bn{conv + 1}"
+                    )
+                )
             stack.append(layers.Activation("relu", name=f"block{block + 1}_relu{conv + 1}"))
         # padding="same" keeps odd or tiny inputs (e.g. 1 x d strips) from shrinking to zero.
         stack.append(layers.MaxPooling2D(2, padding="same", name=f"block{block + 1}_pool"))
@@ -153,7 +163,7 @@ def build_cnn(
                          name=f"dense{i + 1}")
         )
         if batch_norm:
-            stack.append(layers.BatchNormalization(name=f"dense{i + 1}_bn"))
+            stack.append(layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"dense{i + 1}_bn"))
         stack.append(layers.Activation("relu", name=f"dense{i + 1}_relu"))
         if dropout:
             stack.append(layers.Dropout(dropout, seed=next_seed(), name=f"dense{i + 1}_drop"))
