@@ -54,6 +54,10 @@ def atomic_folder(target: Path, *, overwrite: bool, is_model_folder):
     _remove_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_TMP_TAG}-{os.getpid()}-",
                                 dir=target.parent))
+    # mkdtemp makes the folder private (0700); a saved model gets the user's usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
     try:
         yield tmp
         _fsync_tree(tmp)
