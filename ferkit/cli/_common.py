@@ -74,7 +74,8 @@ def add_training_arguments(parser, *, epochs: int | None, random_state: int = 0)
 def add_output_arguments(parser, *, default: str) -> None:
     """``--out``, ``--overwrite``, ``--faces``."""
     parser.add_argument(
-        "--out", metavar="DIR", default=default, help="output folder (default: %(default)s)"
+        "--out", metavar="DIR", default=default,
+        help="output folder" + (" (default: %(default)s)" if default else ""),
     )
     parser.add_argument(
         "--overwrite", action="store_true",

@@ -16,7 +16,8 @@ _EPILOG = """\
 The demo trains ferkit's default pipeline (ImageReshaper -> PixelScaler ->
 FacialExpressionClassifier, the default 3-convolution network) on the 700 FER2013 faces
 shipped with ferkit, holding out a stratified fifth for evaluation; prints the accuracy and
-a per-class report; and writes to --out the model (loadable with ferkit.load or
+a per-class report; and writes to --out (default ferkit-output/demo, whose earlier demo
+output is replaced) the model (loadable with ferkit.load or
 `ferkit evaluate --model DIR/model`), report.txt, report.csv and pictures (learning curves,
 confusion matrices, ROC and precision-recall curves, reliability diagram). It takes one to two
 minutes on two CPU cores.
@@ -42,12 +43,19 @@ def register(subparsers) -> None:
         help="comma-separated emotions to keep, e.g. angry,happy,sad (default: all seven)",
     )
     _common.add_training_arguments(parser, epochs=DEMO_EPOCHS)
-    _common.add_output_arguments(parser, default="ferkit-output/demo")
+    _common.add_output_arguments(parser, default=None)
     parser.set_defaults(func=run)
+
+
+#: Where the demo writes when no --out is given. Its own earlier output there is replaced, so
+#: ``./run demo`` can be run again; an --out the user names is protected as for ``train``.
+DEFAULT_OUT = "ferkit-output/demo"
 
 
 def run(args) -> int:
     """Train, report and write; returns the exit status."""
+    if args.out is None:
+        args.out, args.overwrite = DEFAULT_OUT, True
     out = _common.check_out(args.out, overwrite=args.overwrite)
     _common.say(f"Results will be written to {out}/")
     args.data, args.sample, args.usage = None, True, None
