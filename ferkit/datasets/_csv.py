@@ -2,9 +2,10 @@
 
 Each row holds one face as 2,304 space-separated pixel values. A file is ~290 MB of text for
 the full data set, so pixels are parsed in chunks of rows, each chunk joined into one string
-and converted by NumPy in one call; a per-row Python split would be several times slower.
-Rows are checked with array operations on the chunk's bytes first, so that a bad row is
-reported by its number without slowing down the good ones.
+and parsed as an array of bytes by NumPy; a per-row Python split is several times slower.
+Rows that are not plain (a bad value, a tab, a leading zero) are set aside by the same array
+operations and parsed one by one, so a bad row is reported by its number without slowing
+down the good ones.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ _USAGE_BY_LOWER = {u.lower(): u for u in USAGES}
 
 #: Rows per parsing chunk: ~17 MB of text, so the temporary arrays stay small.
 _CHUNK_ROWS = 2048
-_DIGIT_0, _SPACE, _TAB, _LF, _CR = 48, 32, 9, 10, 13
+_DIGIT_0, _SPACE = 48, 32
 
 
 def header_columns(first_line: str) -> list[str]:
@@ -211,59 +212,84 @@ def parse_pixels(pixels: np.ndarray, rows: np.ndarray, problems: ProblemLog):
     Returns
     -------
     images : ndarray of uint8, shape (n, 2304)
-        Parsed pixels; rows that are not ``ok`` hold garbage.
+        Parsed pixels; rows that are not ``ok`` hold zeros.
     ok : ndarray of bool, shape (n,)
         Which rows parsed.
     """
     n = len(pixels)
     images = np.zeros((n, N_PIXELS), dtype=np.uint8)
-    ok = np.ones(n, dtype=bool)
+    ok = np.zeros(n, dtype=bool)
     for start in range(0, n, _CHUNK_ROWS):
-        stop = min(start + _CHUNK_ROWS, n)
-        chunk = pixels[start:stop]
-        good = _check_chunk(chunk)
-        text = "\n".join(chunk if good.all() else chunk[good])
-        try:
-            values = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.empty(0)
-        except ValueError:  # an absurdly long digit run overflowing int64
-            values = None
-        if values is None or values.size != good.sum() * N_PIXELS:
-            good[:] = False  # cannot happen after _check_chunk; diagnose row by row below
-            values = np.empty((0, N_PIXELS), dtype=np.int64)
-        values = values.reshape(-1, N_PIXELS)
-        in_range = values.max(axis=1, initial=0) <= 255
-        where = start + np.flatnonzero(good)
-        images[where[in_range]] = values[in_range]
-        ok[start:stop] = False
-        ok[where[in_range]] = True
+        plain, values = _parse_chunk(pixels[start:start + _CHUNK_ROWS])
+        where = start + np.flatnonzero(plain)
+        images[where] = values
+        ok[where] = True
+    # The rest (bad rows, and odd but valid ones such as "007" or tabs) are rare: one by one.
     for i in np.flatnonzero(~ok):
-        problems.add(int(rows[i]), f"row {rows[i]}", _describe_bad_pixels(pixels[i]))
+        parsed = _parse_row(pixels[i])
+        if isinstance(parsed, str):
+            problems.add(int(rows[i]), f"row {rows[i]}", parsed)
+        else:
+            images[i] = parsed
+            ok[i] = True
     return images, ok
 
 
-def _check_chunk(chunk: np.ndarray) -> np.ndarray:
-    """Which pixel strings hold exactly 2304 runs of digits and nothing but whitespace else.
+def _parse_chunk(chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Parse the plain rows of a chunk at once: 2304 runs of 1-3 digits separated by spaces.
 
-    Works on the joined chunk's bytes, so a chunk of 2,048 rows costs a handful of NumPy
-    calls rather than 2,048 Python splits.
+    The chunk is joined into one string and worked on as an array of bytes: digit runs are
+    found with two comparisons, their values computed from their 1-3 digits, and rows told
+    apart by where each one begins: a handful of NumPy calls per chunk of 2,048 rows. It is
+    as fast as ``np.fromstring`` on the joined text (which checks nothing) and several times
+    faster than a split per row.
+
+    Returns
+    -------
+    plain : ndarray of bool, shape (len(chunk),)
+        Rows parsed here; the others are left to :func:`_parse_row`.
+    values : ndarray of uint8, shape (plain.sum(), 2304)
+        Their pixels.
     """
     lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
     # "replace" turns each non-ASCII character into one "?", so byte offsets equal string
-    # offsets and the "?" is caught below as a non-digit.
-    data = np.frombuffer(("\n".join(chunk) + "\n").encode("ascii", "replace"), dtype=np.uint8)
-    begins = np.zeros(len(chunk), dtype=np.int64)
+    # offsets. The leading space means no digit run starts at 0; the trailing ones let the
+    # code below look two bytes past the end of the last run.
+    text = " " + " ".join(chunk) + "   "
+    data = np.frombuffer(text.encode("ascii", "replace"), dtype=np.uint8)
+    begins = np.ones(len(chunk), dtype=np.int64)
     np.cumsum(lengths[:-1] + 1, out=begins[1:])
-    digit = (data - np.uint8(_DIGIT_0)) < 10  # uint8 wrap-around sends other bytes above 9
-    space = (data == _SPACE) | (data == _TAB) | (data == _LF) | (data == _CR)
-    n_other = np.add.reduceat(~(digit | space), begins, dtype=np.int64)
-    run_start = digit.copy()
-    run_start[1:] &= ~digit[:-1]
-    n_values = np.add.reduceat(run_start, begins, dtype=np.int64)
-    return (n_other == 0) & (n_values == N_PIXELS)
+    begins[1:] += 1
+    value = data - np.uint8(_DIGIT_0)  # uint8 wrap-around sends non-digits above 9
+    digit = value < 10
+    # Digit runs begin and end where ``digit`` flips; text starts and ends with a space, so
+    # flips alternate: start, end (one past the last digit), start, end...
+    flips = np.flatnonzero(digit[1:] != digit[:-1]) + 1
+    starts, ends = flips[0::2], flips[1::2]
+    n_runs = np.diff(np.searchsorted(starts, begins), append=len(starts))
+    plain = n_runs == N_PIXELS
+
+    width = ends - starts
+    d0 = value[starts].astype(np.uint16)
+    d1 = value[starts + 1].astype(np.uint16)
+    d2 = value[starts + 2].astype(np.uint16)
+    runs = np.where(width == 1, d0, np.where(width == 2, d0 * 10 + d1, d0 * 100 + d1 * 10 + d2))
+
+    # Rows with anything but digits and spaces, a run longer than 3 digits, or a value above
+    # 255 are not plain.
+    other = ~digit & (data != _SPACE)
+    if other.any():
+        plain[np.searchsorted(begins, np.flatnonzero(other), side="right") - 1] = False
+    odd_runs = (width > 3) | (runs > 255)
+    if odd_runs.any():
+        plain[np.searchsorted(begins, starts[odd_runs], side="right") - 1] = False
+    if not plain.all():
+        runs = runs[np.repeat(plain, n_runs)]
+    return plain, runs.astype(np.uint8).reshape(-1, N_PIXELS)
 
 
-def _describe_bad_pixels(text: str) -> str:
-    """Why one pixel string is bad, in words (only ever run on bad rows)."""
+def _parse_row(text: str) -> np.ndarray | str:
+    """One pixel string as 2304 uint8 values, or why it is bad, in words."""
     values = text.split()
     if not values:
         return f"pixels is empty; {_PIXELS_EXPECTED}"
@@ -276,7 +302,8 @@ def _describe_bad_pixels(text: str) -> str:
             )
     if len(values) != N_PIXELS:
         return f"pixels has {len(values)} values; {_PIXELS_EXPECTED}"
-    for position, value in enumerate(values, start=1):
-        if int(value) > 255:
-            return f"pixel value {value} (value {position}) is above 255; {_PIXELS_EXPECTED}"
-    return f"pixels cannot be parsed; {_PIXELS_EXPECTED}"  # pragma: no cover - defensive
+    numbers = [int(value) for value in values]
+    for position, number in enumerate(numbers, start=1):
+        if number > 255:
+            return f"pixel value {number} (value {position}) is above 255; {_PIXELS_EXPECTED}"
+    return np.asarray(numbers, dtype=np.uint8)
