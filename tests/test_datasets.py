@@ -226,6 +226,34 @@ def test_csv_bad_row_names_file_row_and_expectation(tmp_path, bad_line, expected
         assert text in message
 
 
+def test_csv_odd_but_valid_pixel_strings(tmp_path, faces, monkeypatch):
+    """Leading zeros, tabs, repeated or surrounding spaces: parsed, not rejected."""
+    monkeypatch.setattr(csv_module, "_CHUNK_ROWS", 4)  # odd rows in several chunks
+    images, codes, usage = faces
+    strings = [_pixels(image) for image in images]
+    strings[1] = "\t".join(f"{v:03d}" for v in images[1].ravel())  # "007", tabs
+    strings[5] = "  " + strings[5].replace(" ", "   ") + " "
+    strings[6] = "0000000000000000000000" + strings[6]  # 22 leading zeros: same value
+    path = tmp_path / "fer2013.csv"
+    lines = ["emotion,pixels,Usage"] + [
+        f'{c},"{p}",{u}' for c, p, u in zip(codes, strings, usage, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    np.testing.assert_array_equal(load_fer2013(path).images, images)
+
+
+def test_csv_long_or_large_values_are_errors(tmp_path, faces):
+    images, codes, usage = faces
+    path = write_csv(tmp_path / "fer2013.csv", images[:3], codes, usage)
+    lines = path.read_text().splitlines()
+    values = lines[2].split(",")[1].split()
+    values[99] = "1" + "0" * 25  # would overflow any integer type
+    lines[2] = f"{codes[1]},{' '.join(values)},{usage[1]}"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=r"row 3: pixel value 1000+ \(value 100\) is above 255"):
+        load_fer2013(path)
+
+
 def test_csv_rows_count_blank_lines_and_report_the_rest(tmp_path, faces):
     images, codes, usage = faces
     lines = write_csv(tmp_path / "x.csv", images[:3], codes, usage).read_text().splitlines()
@@ -535,6 +563,19 @@ def test_cache_of_unlabelled_and_image_folder_forms(tmp_path, faces):
     assert len(list(store.glob("*.npz"))) == 2
 
 
+def test_cache_true_uses_xdg_cache_home_and_survives_a_damaged_entry(tmp_path, faces,
+                                                                     monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    images, codes, usage = faces
+    path = write_csv(tmp_path / "fer2013.csv", images, codes, usage)
+    load_fer2013(path, cache=True)
+    (entry,) = (tmp_path / "xdg" / "ferkit" / "fer2013").glob("*.npz")
+    entry.write_bytes(b"half-written")  # e.g. a disk that filled up
+    np.testing.assert_array_equal(load_fer2013(path, cache=True).images, images)
+    assert entry.read_bytes() != b"half-written"  # stored again
+    np.testing.assert_array_equal(load_fer2013(path, cache=True).images, images)
+
+
 def test_a_load_that_skipped_entries_is_not_cached(tmp_path, faces):
     images, codes, usage = faces
     lines = write_csv(tmp_path / "x.csv", images, codes, usage).read_text().splitlines()
@@ -561,7 +602,6 @@ def _readme_counts(readme: Path) -> dict[str, tuple[int, int]]:
     return counts
 
 
-@pytest.mark.slow
 @pytest.mark.fulldata
 def test_shared_archive_counts_match_its_readme(shared_archive):
     expected = _readme_counts(shared_archive.with_name("README.md"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,9 @@ def load(entry: Path) -> dict | None:
     try:
         with np.load(entry, allow_pickle=False) as npz:
             found = {name: npz[name] for name in npz.files}
-    except (OSError, ValueError, EOFError):  # missing, or half-written by a killed process
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # missing, or damaged
+        return None
+    if "images" not in found:
         return None
     for name in ("codes", "usage"):
         found.setdefault(name, None)

@@ -67,8 +67,8 @@ def check_header(source: str, first_line: str) -> frozenset:
             f"'{source}' has no header line (its first line starts {shown!r}); expected a "
             f"header naming its columns, as in {EXPECTED_HEADERS}."
         )
-    missing = sorted(set(COLUMNS) - present) if "emotion" in present or "usage" in present \
-        else ["pixels"]
+    # Without a pixels column (or an emotion column beside Usage) no known form fits.
+    missing = sorted({"emotion", "pixels"} - present) if "usage" in present else ["pixels"]
     raise ValueError(
         f"'{source}' is missing the column(s) {missing} (its header is {shown!r}); expected "
         f"the columns of {EXPECTED_HEADERS}."

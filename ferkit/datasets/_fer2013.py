@@ -100,7 +100,9 @@ def load_fer2013(
         there. The first load reads and stores every face; later loads of the same content,
         with any ``emotions`` or ``usage``, read them back (about 74 MB for the full data
         set). Entries are keyed by a SHA-256 of the source's bytes, so a changed file is
-        never served stale; a load that skipped bad entries is not cached.
+        never served stale; a load that skipped bad entries is not cached. As the first
+        load reads every face, it reports bad entries anywhere in the source, also in faces
+        that ``emotions`` or ``usage`` leave out.
 
     Returns
     -------
