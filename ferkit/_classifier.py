@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from numbers import Integral, Real
 
 import keras
@@ -24,9 +25,39 @@ from ferkit._compat import as_classifier_tags
 from ferkit._network import build_cnn, resolve_augmentation
 from ferkit._validation import as_images, check_pixel_array, resolve_image_shape
 
-# Batches up to this size skip ``Model.predict`` (which sets up a tf.data pipeline on every
-# call, ~10x the cost of a small forward pass) and call the model directly.
-_DIRECT_CALL_MAX_BATCH = 64
+# Prediction skips ``Model.predict`` (which sets up a tf.data pipeline on every call, ~10x
+# the cost of a small forward pass) and runs a compiled forward pass over chunks of this many
+# images: small enough for the activations to stay in cache, which on CPUs is faster than
+# ``Model.predict``'s batches of 256 (see benchmarks/bench_prediction.py).
+_PREDICT_CHUNK = 64
+
+# keras.Model -> (sample shape, compiled forward pass). Weak keys: the entry goes with the
+# model, and nothing unpicklable is stored on the estimator.
+_FORWARD_PASSES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _forward_pass(model, sample_shape: tuple[int, ...]):
+    """``model(x, training=False)`` compiled once for float32 batches of any size.
+
+    An eager call runs the network layer by layer from Python (~10 ms for one 48x48 face on
+    two cores); ``predict_on_batch`` is compiled but converts and checks its argument's
+    structure on every call and retraces when the batch size changes. A concrete function
+    with a fixed input signature costs one trace (about as long as the first eager call) and
+    then the graph alone: ``benchmarks/bench_prediction.py`` measures it.
+    """
+    import tensorflow as tf
+
+    cached = _FORWARD_PASSES.get(model)
+    if cached is not None and cached[0] == sample_shape:
+        return cached[1]
+    # A weak reference: the traced graph must not keep the model (the dict's key) alive.
+    model_ref = weakref.ref(model)
+    spec = tf.TensorSpec((None, *sample_shape), tf.float32)
+    forward = tf.function(
+        lambda x: model_ref()(x, training=False), input_signature=[spec], autograph=False
+    ).get_concrete_function()
+    _FORWARD_PASSES[model] = (sample_shape, forward)
+    return forward
 
 
 class _OneHotTargetEncoder(TransformerMixin, BaseEstimator):
@@ -433,7 +464,15 @@ class FacialExpressionClassifier(KerasClassifier):
             )
         X, _ = self._validate_data(X=X, y=None)
         X = self.feature_encoder_.transform(X)
-        if X.shape[0] <= _DIRECT_CALL_MAX_BATCH and not kwargs:
+        if not kwargs and keras.backend.backend() == "tensorflow" and X.dtype == np.float32:
+            forward = _forward_pass(self.model_, tuple(X.shape[1:]))
+            if X.shape[0] <= _PREDICT_CHUNK:
+                return forward(X).numpy()
+            return np.concatenate([
+                forward(X[start:start + _PREDICT_CHUNK]).numpy()
+                for start in range(0, X.shape[0], _PREDICT_CHUNK)
+            ])
+        if X.shape[0] <= _PREDICT_CHUNK and not kwargs:
             return keras.ops.convert_to_numpy(self.model_(X, training=False))
         kwargs.setdefault("batch_size", max(self.batch_size, 256))
         kwargs.setdefault("verbose", 0)
