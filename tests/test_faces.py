@@ -140,6 +140,16 @@ def test_unreadable_files_are_named(tmp_path, astronaut):
         detect_faces(tmp_path)
 
 
+def test_files_beyond_pillows_size_limit_are_refused_by_name(tmp_path, monkeypatch):
+    # Pillow refuses images over twice MAX_IMAGE_PIXELS (~179 megapixels by default) as
+    # possible decompression bombs; a lower limit reaches the same path with a small file.
+    path = tmp_path / "huge.png"
+    Image.fromarray(np.zeros((100, 100), dtype=np.uint8)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ValueError, match=r"huge\.png.*pixels"):
+        detect_faces(path)
+
+
 def test_exif_orientation_is_applied(astronaut, tmp_path):
     path = tmp_path / "camera.jpg"
     tall = astronaut[:, :300]
