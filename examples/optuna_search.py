@@ -7,7 +7,7 @@ the same two values joins it, the storage hands each trial to exactly one proces
 ``n_trials`` counts the trials of all of them together.
 
 This script plays two such workers one after the other in one process (the first runs 3
-trials, the second joins the study and brings it to 5), then refits the best parameters,
+trials, the second joins the stored study and brings it to 5), then refits the best parameters,
 scores them on held-out faces and saves Optuna's pictures. To really run workers in
 parallel, start the same search in several terminals or machines, for example::
 
@@ -49,6 +49,7 @@ from ferkit.model_selection import OptunaSearchCV
 FAST = os.environ.get("FERKIT_EXAMPLE_FAST") == "1"
 NETWORK = dict(dense_units=(8,), epochs=2) if FAST else dict(dense_units=(16,), epochs=4)
 FILTERS = [(4,), (4, 8)] if FAST else [(8,), (8, 16)]
+TRIALS = (2, 3) if FAST else (3, 5)  # the study's size after worker 1, after worker 2
 
 
 def search_space() -> dict:
@@ -87,9 +88,9 @@ def main(folder=None) -> OptunaSearchCV:
             )
             return search.fit(X_train, y_train)
 
-        first = worker(n_trials=3, refit=False)
+        first = worker(n_trials=TRIALS[0], refit=False)
         print(f"worker 1: the study holds {first.n_trials_} trials")
-        search = worker(n_trials=5, refit=True)  # joins the stored study, adds 2 trials
+        search = worker(n_trials=TRIALS[1], refit=True)  # joins the stored study, adds trials
         print(f"worker 2: the study holds {search.n_trials_} trials "
               f"(stored in {storage.removeprefix('sqlite:///')})")
 

@@ -280,9 +280,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
         tags.estimator_type = sub.estimator_type
         tags.classifier_tags = deepcopy(sub.classifier_tags)
         tags.regressor_tags = deepcopy(sub.regressor_tags)
-        tags.target_tags.required = sub.target_tags.required
-        tags.input_tags.pairwise = sub.input_tags.pairwise
-        tags.input_tags.sparse = sub.input_tags.sparse
+        # The search passes X and y untouched to the estimator: it accepts what it accepts.
+        tags.input_tags = deepcopy(sub.input_tags)
+        tags.target_tags = deepcopy(sub.target_tags)
         tags.non_deterministic = sub.non_deterministic or self.random_state is None
         return tags
 

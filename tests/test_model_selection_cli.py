@@ -1,0 +1,105 @@
+"""``ferkit tune`` and the tuning examples, run end to end on the sample with tiny settings."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ferkit.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+#: A tiny network pinned with --param; the search tunes learning rate, dropout, batch size.
+TINY = ["--epochs", "1", "--param", "filters=4,", "--param", "dense_units=8,",
+        "--param", "validation_split=0.2"]
+
+
+def test_tune_writes_model_params_trials_and_plots(tmp_path, capsys):
+    import ferkit
+
+    out = tmp_path / "tuned"
+    argv = ["tune", "--sample", "--emotions", "happy,sad", "--max-samples", "40",
+            "--trials", "2", "--cv", "2", *TINY, "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "Best cross-validated accuracy" in printed
+
+    best = json.loads((out / "best_params.json").read_text())
+    assert set(best["best_params"]) == {"clf__learning_rate", "clf__dropout", "clf__batch_size"}
+    assert best["pinned_params"]["clf__filters"] == [4]
+    trials = pd.read_csv(out / "trials.csv")
+    assert trials["trial_number"].tolist() == [0, 1]
+    top = trials.loc[trials["trial_number"] == best["best_trial"]].iloc[0]
+    assert top["rank_test_score"] == 1
+    assert top["mean_test_score"] == pytest.approx(best["best_score"])
+    for name in ("optimization_history", "param_importances"):
+        assert (out / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+    model = ferkit.load(out / "model")
+    clf = model.named_steps["clf"]
+    assert clf.filters == (4,)
+    assert clf.learning_rate == pytest.approx(best["best_params"]["clf__learning_rate"])
+    from ferkit.datasets import load_sample
+
+    X, _ = load_sample(emotions=("happy", "sad"), return_X_y=True)
+    assert set(model.predict(X[:10])) <= {"happy", "sad"}
+
+    # The model is not overwritten unless asked; the refusal comes before any training.
+    assert main(argv) == 2
+    assert "already holds a model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--trials", "0"], "--trials must be at least 1"),
+        (["--cv", "1"], "--cv must be at least 2"),
+        (["--storage", "sqlite:///no/such/folder/study.db"], "Cannot open the Optuna storage"),
+        (["--param", "learning_rate=0.01", "--param", "dropout=0.1", "--param", "filters=4,",
+          "--param", "dense_units=8,", "--param", "batch_size=32"], "nothing to tune"),
+        (["--param", "dropuot=0.1"], "dropuot"),
+    ],
+    ids=["trials", "cv", "storage", "all-pinned", "unknown-param"],
+)
+def test_tune_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, message):
+    argv = ["tune", "--sample", "--max-samples", "40", "--out", str(tmp_path / "out"), *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("ferkit tune: error:")
+    assert message in err[-1]
+    assert not (tmp_path / "out" / "model").exists()
+
+
+def test_tune_needs_data_or_sample(tmp_path, capsys):
+    assert main(["tune", "--out", str(tmp_path / "out")]) == 2
+    assert "--sample" in capsys.readouterr().err
+
+
+def _run_example(name: str, monkeypatch, **kwargs):
+    monkeypatch.setenv("FERKIT_EXAMPLE_FAST", "1")
+    module = runpy.run_path(str(EXAMPLES / name))  # FAST is read at import time
+    return module["main"](**kwargs)
+
+
+def test_grid_search_example(monkeypatch, capsys):
+    search = _run_example("grid_search_pipeline.py", monkeypatch)
+    assert set(search.best_params_) == {"clf__dropout"}
+    assert "held-out faces" in capsys.readouterr().out
+
+
+def test_optuna_search_example(monkeypatch, capsys, tmp_path):
+    search = _run_example("optuna_search.py", monkeypatch, folder=tmp_path)
+    printed = capsys.readouterr().out
+    assert "worker 1: the study holds 2 trials" in printed
+    assert "worker 2: the study holds 3 trials" in printed
+    # The second worker continued the stored study: its trial is number 2.
+    assert search.cv_results_["trial_number"].tolist() == [0, 1, 2]
+    assert len({str(p) for p in search.cv_results_["params"]}) == 3
+    assert (tmp_path / "study.db").exists()
+    assert (tmp_path / "optimization_history.png").exists()
+    assert np.isfinite(search.best_score_)
