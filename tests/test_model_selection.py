@@ -382,3 +382,36 @@ def test_surplus_trials_are_not_run(faces, tmp_path):
     assert search.best_score_ == pytest.approx(0.7)
     assert search.cv_results_["rank_test_score"].tolist() == [2, 1]
     assert [t.state for t in search.study_.trials] == [TrialState.COMPLETE] * 2
+
+
+def test_trial_created_in_a_race_past_n_trials_trains_nothing(faces, tmp_path):
+    """Two workers may both start a trial when one was left: the later one is turned away."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from ferkit.model_selection._optuna_search import _Objective
+    from ferkit.model_selection._search_space import _SearchSpace
+
+    X, y = faces
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    search = OptunaSearchCV(_untrainable_pipeline(), {"clf__dropout": FloatDistribution(0, 0.5)},
+                            n_trials=1, cv=2, storage=url, study_name="race", refit=False)
+    study = optuna.create_study(storage=url, study_name="race", direction="maximize")
+    trial = study.ask({"clf__dropout": FloatDistribution(0.0, 0.5)})
+    study.tell(trial, 0.6)
+    # This process counted 0 trials and went on; meanwhile the other worker took trial 0.
+    objective = _Objective(
+        base=_untrainable_pipeline(), space=_SearchSpace(
+            search.param_distributions, search.estimator.get_params(), estimator_name="Pipeline"),
+        prefix="clf__", prune=False, scorer=None, X=X, y=y,
+        splits=list(StratifiedKFold(2).split(X, y)), fit_params={}, n_trials=1,
+    )
+    study.optimize(objective, n_trials=5)  # would train, and fail loudly, if not turned away
+    assert len(study.trials) == 2  # the surplus trial stopped the loop
+    surplus = study.trials[1]
+    assert surplus.state == TrialState.PRUNED
+    assert surplus.user_attrs["ferkit_surplus"] is True
+    assert not surplus.params
+
+    search.fit(X, y)  # the study is full: no trial, and the surplus one is not a result
+    assert search.cv_results_["trial_number"].tolist() == [0]
+    assert search.n_trials_ == 1

@@ -101,10 +101,11 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Each Optuna trial draws parameters from ``param_distributions`` (Optuna's TPE sampler),
     scores them by cross-validation and reports the mean score to an Optuna study; the best
-    parameters are then refit on all the data, as :class:`~sklearn.model_selection.
-    GridSearchCV` does. Trials of a Keras estimator that learn worse than the others are
-    stopped early (pruned) from their per-epoch validation loss. With a ``storage``,
-    several processes, on one machine or many, work on one study together.
+    parameters are then refit on all the data, as
+    :class:`~sklearn.model_selection.GridSearchCV` does. Trials of a Keras estimator that
+    learn worse than the others are stopped early (pruned) from their per-epoch validation
+    loss. With a ``storage``, several processes, on one machine or many, work on one study
+    together.
 
     Parameters
     ----------
@@ -195,8 +196,10 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``n_trials`` trials (``optuna.study.MaxTrialsCallback``); should two processes start a
     trial at the same instant when one was left, the later one is recorded as a pruned
     trial with the user attribute ``ferkit_surplus`` and trains nothing, and it is left out
-    of ``cv_results_``. SQLite suits a few processes on one machine; use PostgreSQL or
-    MySQL across machines. Each trial records its cross-validation scores and the
+    of ``cv_results_``. A process killed in the middle of a trial leaves it ``RUNNING``,
+    and it still counts; pass ``optuna.storages.RDBStorage(url, heartbeat_interval=60)`` as
+    ``storage`` to have such trials marked failed. SQLite suits a few processes on one
+    machine; use PostgreSQL or MySQL across machines. Each trial records its cross-validation scores and the
     ``host:pid`` of its worker as user attributes (``ferkit_cv``, ``ferkit_worker``).
 
     **Pruning.** Each fold reports the negated validation loss of every epoch to the trial
