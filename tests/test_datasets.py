@@ -188,6 +188,23 @@ def test_jpeg_matches_pillow(tmp_path, faces, monkeypatch):
         np.testing.assert_array_equal(image, expected[member])
 
 
+def test_jpeg_frame_reads_the_frame_header():
+    """The check that guards the fast JPEG path: size and channels, or None."""
+    def jpeg(mode, size, **options):
+        buffer = io.BytesIO()
+        Image.new(mode, size, 100).save(buffer, "JPEG", **options)
+        return buffer.getvalue()
+
+    exif = Image.Exif()
+    exif[0x010E] = "a face" * 100  # a long APP1 segment before the frame header
+    assert folder_module.jpeg_frame(jpeg("L", (48, 48))) == (48, 48, 1)
+    assert folder_module.jpeg_frame(jpeg("L", (48, 48), exif=exif)) == (48, 48, 1)
+    assert folder_module.jpeg_frame(jpeg("L", (64, 30), progressive=True)) == (30, 64, 1)
+    assert folder_module.jpeg_frame(jpeg("RGB", (48, 48))) == (48, 48, 3)
+    assert folder_module.jpeg_frame(_png()) is None
+    assert folder_module.jpeg_frame(jpeg("L", (48, 48))[:40]) is None  # cut before the frame
+
+
 # ------------------------------------------------------------------ bad input: CSV ------
 
 PIXELS_OK = _pixels(np.zeros((48, 48), dtype=np.uint8))
