@@ -137,9 +137,9 @@ class ProblemLog:
             more = ""
             if n > 1:
                 more = (
-                    f" {n - 1} more bad {self.unit if n == 2 else plural} follow"
-                    f" (next: {entries[1][1]})."
-                )
+                    f" {n - 1} more bad {self.unit} follows" if n == 2
+                    else f" {n - 1} more bad {plural} follow"
+                ) + f" (next: {entries[1][1]})."
             raise ValueError(
                 f"'{self.source}', {where}: {what}.{more} Fix the data, or pass "
                 f"on_error='skip' to leave bad {self.unit}s out.{note}"
