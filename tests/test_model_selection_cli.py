@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +105,16 @@ def test_optuna_search_example(monkeypatch, capsys, tmp_path):
     assert (tmp_path / "study.db").exists()
     assert (tmp_path / "optimization_history.png").exists()
     assert np.isfinite(search.best_score_)
+
+
+def test_parser_and_model_selection_stay_light():
+    """Building the parser loads no Optuna; the tuning module loads no TensorFlow."""
+    code = (
+        "import sys, ferkit.cli\n"
+        "ferkit.cli.build_parser()\n"
+        "assert 'optuna' not in sys.modules\n"
+        "import ferkit.model_selection\n"
+        "heavy = {'tensorflow', 'keras', 'matplotlib'} & set(sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

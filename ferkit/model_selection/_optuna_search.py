@@ -746,10 +746,18 @@ def _cv_results(trials, space: _SearchSpace, n_splits: int) -> dict:
         results[name] = value
     names = sorted({name for p in params for name in p})
     for name in names:
-        column = np.ma.MaskedArray(np.empty(n, dtype=object), mask=True)
-        for i, p in enumerate(params):
-            if name in p:
-                column[i] = p[name]
+        present = [i for i, p in enumerate(params) if name in p]
+        values = [params[i][name] for i in present]
+        # As GridSearchCV: a numeric dtype for numbers, object for text and tuples.
+        try:
+            dtype = np.array(values).dtype
+            if dtype.kind in "USO" or np.array(values).ndim > 1:
+                dtype = np.dtype(object)
+        except ValueError:  # tuples of different lengths
+            dtype = np.dtype(object)
+        column = np.ma.MaskedArray(np.empty(n, dtype=dtype), mask=True)
+        for i, value in zip(present, values, strict=True):
+            column[i] = value
         results[f"param_{name}"] = column
     results["params"] = params
     for k in range(n_splits):
