@@ -199,8 +199,9 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
     of ``cv_results_``. A process killed in the middle of a trial leaves it ``RUNNING``,
     and it still counts; pass ``optuna.storages.RDBStorage(url, heartbeat_interval=60)`` as
     ``storage`` to have such trials marked failed. SQLite suits a few processes on one
-    machine; use PostgreSQL or MySQL across machines. Each trial records its cross-validation scores and the
-    ``host:pid`` of its worker as user attributes (``ferkit_cv``, ``ferkit_worker``).
+    machine; use PostgreSQL or MySQL across machines. Each trial records its
+    cross-validation scores and the ``host:pid`` of its worker as user attributes
+    (``ferkit_cv``, ``ferkit_worker``).
 
     **Pruning.** Each fold reports the negated validation loss of every epoch to the trial
     at step ``fold * epochs + epoch`` (negated because the study maximises the score), so
