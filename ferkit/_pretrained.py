@@ -11,6 +11,13 @@ PRETRAINED: dict[str, str] = {
     "fer2013-3": "the original work's three emotions: angry, happy, sad",
 }
 
+#: Accuracy of each shipped model on FER2013's PublicTest split, as stated in the model card
+#: (measured by ``python benchmarks/accuracy.py ship``; checked by tests/test_pretrained.py).
+PUBLICTEST_ACCURACY: dict[str, float] = {
+    "fer2013-7": 0.5974,
+    "fer2013-3": 0.7916,
+}
+
 
 def available_pretrained() -> list[str]:
     """Names of the pretrained models present in this installation.
