@@ -88,6 +88,9 @@ def add_output_arguments(parser, *, default: str) -> None:
     )
 
 
+_LAYER_SIZE_PARAMS = ("filters", "dense_units")
+
+
 def parse_params(items) -> dict:
     """``["dropout=0.5", "filters=16,32"]`` -> ``{"clf__dropout": 0.5, "clf__filters": (16, 32)}``.
 
@@ -106,6 +109,8 @@ def parse_params(items) -> dict:
             value = text.strip()
         if isinstance(value, list):
             value = tuple(value)
+        if name.rsplit("__", 1)[-1] in _LAYER_SIZE_PARAMS and isinstance(value, int):
+            value = (value,)  # "filters=16" means one block of 16, not a bare int
         params[name if "__" in name else f"clf__{name}"] = value
     return params
 
