@@ -19,7 +19,7 @@ imports alone take.
 
 Usage, from the repository root::
 
-    .venv/bin/python benchmarks/bench_loading.py             # 5 rounds (archive), 3 (CSV)
+    .venv/bin/python benchmarks/bench_loading.py             # 7 rounds (archive), 3 (CSV)
     .venv/bin/python benchmarks/bench_loading.py --quick     # 2 rounds each
 """
 
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
 
     from ferkit.datasets import _image_folder, load_fer2013
 
-    rounds_zip, rounds_csv = (2, 2) if args.quick else (5, 3)
+    rounds_zip, rounds_csv = (2, 2) if args.quick else (7, 3)
     sections = [f"Machine load at start: {load_note()}."]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
