@@ -34,7 +34,7 @@ FAST = os.environ.get("FERKIT_EXAMPLE_FAST") == "1"
 PARAMS = (
     dict(filters=(4, 8), dense_units=(8,), epochs=2)
     if FAST
-    else dict(filters=(16, 32, 64), dense_units=(64,), batch_norm=False, epochs=10)
+    else dict(filters=(16, 32, 64), dense_units=(64,), epochs=10)
 )
 
 # Run in a new interpreter: nothing of this process (no Keras session, no cached objects)
