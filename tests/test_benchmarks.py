@@ -1,0 +1,134 @@
+"""Smoke tests: each speed and reliability benchmark runs end to end in its --quick mode.
+
+Results go to a RESULTS.md in tmp_path (``FERKIT_RESULTS``), never to benchmarks/RESULTS.md.
+The figures of a quick run mean nothing; the tests check that each script measures both
+sides, computes its ratios and writes its section.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _script(name: str):
+    """A benchmark script loaded as a module (they are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    path = tmp_path / "RESULTS.md"
+    monkeypatch.setenv("FERKIT_RESULTS", str(path))
+    return path
+
+
+def _section(path: Path, name: str) -> str:
+    text = path.read_text()
+    match = re.search(rf"<!-- BEGIN {re.escape(name)} -->(.*?)<!-- END {re.escape(name)} -->",
+                      text, re.S)
+    assert match, f"section {name!r} missing from {text[:500]}"
+    return match.group(1)
+
+
+def _ratio(section: str, row: str, column: int) -> float:
+    """The number in ``column`` of the table row starting with ``row``."""
+    line = next(line for line in section.splitlines() if line.startswith(f"| {row}"))
+    return float(line.split("|")[column + 1].strip().replace(",", ""))
+
+
+def test_training_quick(results):
+    bench = _script("bench_training")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    assert "Machine load:" in section and "embedded 700-face sample" in section
+    speed = {c: _ratio(section, "images / second", c) for c in (1, 2)}
+    assert all(v > 0 for v in speed.values())
+    assert _ratio(section, "images / second", 3) == pytest.approx(speed[1] / speed[2], abs=0.01)
+
+
+def test_prediction_quick(results):
+    bench = _script("bench_prediction")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    for path in ("ferkit `predict_proba`", "`model.predict_on_batch`",
+                 "`model(x, training=False)`"):
+        assert f"| {path}" in section
+    assert _ratio(section, "batch throughput vs best plain path", 1) > 0
+    assert _ratio(section, "single-face median vs best", 1) > 0
+
+
+@pytest.mark.slow
+def test_import_quick(results):
+    bench = _script("bench_import")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    ferkit_row = next(line for line in section.splitlines()
+                      if line.startswith("| `import ferkit` |"))
+    # The real assertion of this benchmark: importing ferkit loads no TensorFlow.
+    assert "| none |" in ferkit_row
+    assert "freshly saved pipeline" in section or "pretrained" in section
+    assert "keras `model.predict`" in section
+
+
+@pytest.mark.slow
+def test_robustness_quick(results):
+    bench = _script("bench_robustness")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    tried, passed = map(int, re.search(r"(\d+) cases tried, (\d+) passed", section).groups())
+    assert tried > 50 and passed > 0
+    assert "| **all** |" in section
+
+
+def test_run_all_rejects_unknown_names(capsys):
+    run_all = _script("run_all")
+    with pytest.raises(SystemExit) as exc:
+        run_all.main(["--only", "no-such-benchmark"])
+    assert exc.value.code == 2
+    assert "no-such-benchmark" in capsys.readouterr().err
+
+
+def test_run_all_finds_every_benchmark():
+    run_all = _script("run_all")
+    names = [name for name, _ in run_all.scripts()]
+    assert {"bench_training.py", "bench_prediction.py", "bench_import.py",
+            "bench_robustness.py"} <= set(names)
+    assert all(run_all.supports_quick(n) for n in names if n.startswith("bench_"))
+    assert ("accuracy.py", ["report"]) in run_all.scripts()
+
+
+def test_run_all_puts_the_overview_first(results):
+    run_all = _script("run_all")
+    results_module = sys.modules["_results"]
+    results_module.write_section("some benchmark", "figures", command="x")
+    results_module.write_section(run_all.SECTION, "what ran", command="y")
+    run_all._overview_first()
+    text = results.read_text()
+    assert text.index(f"BEGIN {run_all.SECTION}") < text.index("BEGIN some benchmark")
+    assert text.count("BEGIN ") == 2 and text.startswith("# ferkit benchmark results")
+
+
+@pytest.mark.slow
+def test_run_all_quick_end_to_end(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    env = dict(os.environ, FERKIT_RESULTS=str(path), TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--only", "training"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    overview = _section(path, "overview")
+    assert "bench_training.py --quick" in overview and "| ok |" in overview
+    assert path.read_text().index("BEGIN overview") < path.read_text().index("BEGIN training")
