@@ -60,6 +60,28 @@ def _forward_pass(model, sample_shape: tuple[int, ...]):
     return forward
 
 
+def _check_layer_sizes(value, name: str) -> None:
+    """``filters`` / ``dense_units``: a sequence of positive ints (Keras would otherwise
+    truncate 4.5 to 4 silently, or fail deep inside a layer's constructor)."""
+    sizes = [value] if isinstance(value, str) else list(value)
+    bad = [v for v in sizes
+           if isinstance(v, bool) or not isinstance(v, Integral | np.integer) or v < 1]
+    if bad:
+        raise ValueError(
+            f"{name} must be a sequence of positive ints (one per layer); got {value!r}."
+        )
+
+
+def _check_optimizer(name: str, learning_rate: float) -> None:
+    try:  # the same call as _keras_build_fn's, before any data is touched
+        keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"optimizer must name a Keras optimizer ('adam', 'adamw', 'sgd', 'rmsprop'...); "
+            f"got {name!r}."
+        ) from None
+
+
 class _OneHotTargetEncoder(TransformerMixin, BaseEstimator):
     """Labels <-> one-hot rows, for a softmax network trained with categorical cross-entropy.
 
@@ -328,7 +350,7 @@ class FacialExpressionClassifier(KerasClassifier):
             The fitted classifier.
         """
         self._validate_params()
-        resolve_augmentation(self.augment)
+        self._check_network_params()
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
@@ -353,6 +375,7 @@ class FacialExpressionClassifier(KerasClassifier):
             The partially fitted classifier.
         """
         self._validate_params()
+        self._check_network_params()
         return super().partial_fit(
             X, y, classes=classes, sample_weight=sample_weight, **kwargs
         )
@@ -479,6 +502,13 @@ class FacialExpressionClassifier(KerasClassifier):
         return self.model_.predict(X, **kwargs)
 
     # -- private helpers ---------------------------------------------------------------------
+
+    def _check_network_params(self) -> None:
+        """What ``_parameter_constraints`` cannot say: layer sizes, augmentation, optimizer."""
+        _check_layer_sizes(self.filters, "filters")
+        _check_layer_sizes(self.dense_units, "dense_units")
+        resolve_augmentation(self.augment)
+        _check_optimizer(self.optimizer, self.learning_rate)
 
     def _training_callbacks(self, *, monitor: str, epochs: int):
         callbacks = []

@@ -50,11 +50,26 @@ def check_pixel_array(X, *, name: str = "X", raw: bool = False, max_value: float
         infinity, or (with ``raw``) holds values outside ``[0, max_value]``. The message names
         the shape or the first offending value and its position.
     """
-    # ensure_all_finite=False: we look for NaN/inf ourselves to say *where* they are.
-    X = check_array(
-        X, allow_nd=True, dtype=[np.float32, np.float64], ensure_all_finite=False,
-        input_name=name,
-    )
+    dtypes = getattr(X, "dtypes", None)  # a DataFrame's columns
+    dtypes = [getattr(X, "dtype", None)] if dtypes is None else list(dtypes)
+    dates = [d for d in dtypes if getattr(d, "kind", "") in ("M", "m")]
+    if dates:
+        # NumPy and pandas would cast dates and durations to numbers silently; not pixels.
+        raise TypeError(
+            f"{name} holds {dates[0]} values (dates or durations), not pixel intensities."
+        )
+    try:
+        # ensure_all_finite=False: we look for NaN/inf ourselves to say *where* they are.
+        X = check_array(
+            X, allow_nd=True, dtype=[np.float32, np.float64], ensure_all_finite=False,
+            input_name=name,
+        )
+    except ValueError as exc:
+        if not str(exc).startswith("could not convert"):
+            raise
+        # NumPy's or pandas' own words ("could not convert string to float: 'a'"), from
+        # deep inside them: say which argument and what was expected.
+        raise ValueError(f"{name} must hold numbers (pixel intensities); {exc}.") from None
     if X.ndim > 4:
         raise ValueError(
             f"{name} must be flat rows (n, pixels), images (n, height, width) or "
@@ -153,6 +168,17 @@ def resolve_image_shape(image_shape, X_shape: tuple[int, ...], *, name: str = "X
     return shape
 
 
-def as_images(X: np.ndarray, image_shape: tuple[int, int, int], *, dtype=np.float32):
+def as_images(X: np.ndarray, image_shape: tuple[int, int, int], *, dtype=np.float32,
+              name: str = "X"):
     """Reshape a validated batch to ``(n_samples, height, width, channels)``."""
-    return np.asarray(X, dtype=dtype).reshape((X.shape[0], *image_shape))
+    with np.errstate(over="ignore"):
+        images = np.asarray(X, dtype=dtype)
+    if images.dtype.itemsize < X.dtype.itemsize and not np.isfinite(images).all():
+        # X was checked finite: what is infinite now was too large for the narrower type.
+        where = _first_index(~np.isfinite(images))
+        raise ValueError(
+            f"{name} contains {float(X[where]):g} at {_describe(where)}, beyond the range of "
+            f"{np.dtype(dtype).name} (about +-{float(np.finfo(dtype).max):.1e}) that the "
+            "network computes in; pixel values should be scaled (e.g. to 0-1)."
+        )
+    return images.reshape((X.shape[0], *image_shape))

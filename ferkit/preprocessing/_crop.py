@@ -21,20 +21,21 @@ def _as_batch(X) -> list:
             "a list: [path]."
         )
     if isinstance(X, np.ndarray):
-        if X.ndim in (3, 4):
-            return list(X)
-        raise ValueError(
-            "FaceCropper takes a list of images (arrays of any size, or file paths) or an "
-            "array of images of shape (n_images, height, width[, channels]); got an array of "
-            f"shape {X.shape}. Wrap a single image in a list: [image]."
-        )
-    try:
+        if X.ndim not in (3, 4):
+            raise ValueError(
+                "FaceCropper takes a list of images (arrays of any size, or file paths) or an "
+                "array of images of shape (n_images, height, width[, channels]); got an array "
+                f"of shape {X.shape}. Wrap a single image in a list: [image]."
+            )
         images = list(X)
-    except TypeError:
-        raise TypeError(
-            "FaceCropper takes a list of images (arrays or file paths); got "
-            f"{type(X).__name__}."
-        ) from None
+    else:
+        try:
+            images = list(X)
+        except TypeError:
+            raise TypeError(
+                "FaceCropper takes a list of images (arrays or file paths); got "
+                f"{type(X).__name__}."
+            ) from None
     if not images:
         raise ValueError("FaceCropper got an empty batch; pass at least one image.")
     return images
