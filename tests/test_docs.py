@@ -3,9 +3,9 @@
 - ``sphinx-build -W`` on a copy of ``docs/`` (so generated API stubs land in tmp_path, not in
   the checkout), once; the built pages are then checked for what must be in them.
 - The user guide's ``>>>`` examples (``docs/*.rst``) run as doctests.
-- The docstring examples of the light modules run as doctests. Modules whose examples train
-  networks or draw (the classifier, persistence, plotting, report, model selection, faces)
-  are left to their own tests: running their examples here would train a dozen networks.
+- The docstring examples of the light modules run as doctests; those of the modules whose
+  examples train networks or draw (the classifier, persistence, plotting, report, model
+  selection, faces: a dozen tiny networks, about 25 s of CPU) run as a slow test.
 """
 
 from __future__ import annotations
@@ -31,10 +31,15 @@ API_MODULES = (
     "ferkit.plotting", "ferkit.model_selection", "ferkit.faces",
 )
 
-#: Modules (with their submodules) whose docstring examples run here: none trains a network.
+#: Modules (with their submodules) whose docstring examples train no network.
 LIGHT_MODULES = (
     "ferkit._emotions", "ferkit.preprocessing", "ferkit.datasets", "ferkit._presets",
     "ferkit._pipeline",
+)
+#: Modules whose docstring examples train tiny networks, detect faces or draw.
+HEAVY_MODULES = (
+    "ferkit._classifier", "ferkit._report", "ferkit.persistence", "ferkit.plotting",
+    "ferkit.model_selection", "ferkit.faces",
 )
 
 GUIDE_PAGES = sorted(p for p in DOCS.glob("*.rst") if ">>>" in p.read_text(encoding="utf-8"))
@@ -139,11 +144,7 @@ def _submodules(name: str) -> list[str]:
     return names
 
 
-@pytest.mark.parametrize("name", LIGHT_MODULES)
-def test_docstring_examples(name, tmp_path, monkeypatch):
-    """The Examples sections of the light modules' docstrings run as doctests."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
+def _run_docstring_examples(name: str) -> doctest.TestResults:
     runner = doctest.DocTestRunner(optionflags=FLAGS)
     finder = doctest.DocTestFinder()
     for module_name in _submodules(name):
@@ -151,7 +152,18 @@ def test_docstring_examples(name, tmp_path, monkeypatch):
         for test in finder.find(module, module_name):
             if test.examples:
                 runner.run(test)
-    result = runner.summarize(verbose=False)
+    return runner.summarize(verbose=False)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [*LIGHT_MODULES, *(pytest.param(name, marks=pytest.mark.slow) for name in HEAVY_MODULES)],
+)
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    """The Examples sections of the modules' docstrings run as doctests."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # their mkdtemp() go here
+    monkeypatch.chdir(tmp_path)
+    result = _run_docstring_examples(name)
     assert result.failed == 0, f"{result.failed} docstring example(s) in {name} failed"
     if name != "ferkit._emotions":  # its functions are internal helpers without Examples
         assert result.attempted > 0, f"no docstring examples found in {name}"
