@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 
-from ferkit._compat import as_classifier_tags
+from ferkit._compat import as_classifier_tags, preserve_op_determinism
 from ferkit._network import build_cnn, resolve_augmentation
 from ferkit._validation import as_images, check_pixel_array, resolve_image_shape
 
@@ -351,7 +351,8 @@ class FacialExpressionClassifier(KerasClassifier):
         """
         self._validate_params()
         self._check_network_params()
-        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        with preserve_op_determinism():
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
         """Train for one epoch, keeping the network and history of earlier calls.
@@ -376,9 +377,10 @@ class FacialExpressionClassifier(KerasClassifier):
         """
         self._validate_params()
         self._check_network_params()
-        return super().partial_fit(
-            X, y, classes=classes, sample_weight=sample_weight, **kwargs
-        )
+        with preserve_op_determinism():
+            return super().partial_fit(
+                X, y, classes=classes, sample_weight=sample_weight, **kwargs
+            )
 
     @property
     def n_epochs_(self) -> int:

@@ -8,6 +8,8 @@ classifier tags are never applied and ``is_classifier()`` is False. That silentl
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sklearn.utils import ClassifierTags
 
 
@@ -19,3 +21,21 @@ def as_classifier_tags(tags):
     tags.target_tags.required = True
     tags.regressor_tags = None
     return tags
+
+
+@contextmanager
+def preserve_op_determinism():
+    """Leave TensorFlow's global op-determinism switch as it was found.
+
+    scikeras 0.13 switches it on while fitting with a ``random_state``, and in some call
+    sequences it stays on; a later fit without a seed then fails with "Random ops require a
+    seed to be set when determinism is enabled".
+    """
+    from tensorflow.python.framework import config  # no public getter in TensorFlow 2.21
+
+    was_enabled = config.is_op_determinism_enabled()
+    try:
+        yield
+    finally:
+        if not was_enabled and config.is_op_determinism_enabled():
+            config.disable_op_determinism()

@@ -239,3 +239,12 @@ def test_pickle_round_trip_of_fitted_classifier(small, tiny_params):
     clf = FacialExpressionClassifier(**tiny_params).fit(X, y)
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+
+
+def test_unseeded_fit_after_seeded_fit(small, tiny_params):
+    """A seeded fit must not leave TensorFlow's op determinism on for later unseeded fits."""
+    X, y = small
+    FacialExpressionClassifier(**tiny_params).fit(X, y).predict(X)
+    unseeded = dict(tiny_params, random_state=None, augment=True)
+    clf = FacialExpressionClassifier(**unseeded).fit(X, y)
+    assert clf.n_epochs_ >= 1
