@@ -26,6 +26,7 @@ _LAZY = {
     "detect_faces": "ferkit.faces",
     "predict_image": "ferkit.faces",
     "report": "ferkit._report",
+    "ClassificationReport": "ferkit._report",
 }
 _SUBMODULES = {
     "datasets", "preprocessing", "persistence", "plotting", "model_selection", "faces",

@@ -382,6 +382,59 @@ class FacialExpressionClassifier(KerasClassifier):
                 X, y, classes=classes, sample_weight=sample_weight, **kwargs
             )
 
+    def predict(self, X, **kwargs):
+        """Predict the emotion of each face.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
+            Faces, prepared as in :meth:`fit`.
+        **kwargs : dict
+            Passed to ``keras.Model.predict`` (disables the compiled fast path).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``: the most probable class of each face.
+        """
+        return super().predict(X, **kwargs)
+
+    def predict_proba(self, X, **kwargs):
+        """Probability of each class for each face.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
+            Faces, prepared as in :meth:`fit`.
+        **kwargs : dict
+            Passed to ``keras.Model.predict`` (disables the compiled fast path).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Softmax probabilities in float64, rows summing to 1; columns follow ``classes_``.
+        """
+        return super().predict_proba(X, **kwargs)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy of :meth:`predict` on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
+            Faces.
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights per sample.
+
+        Returns
+        -------
+        float
+            The (weighted) fraction of faces whose label is predicted correctly.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
     @property
     def n_epochs_(self) -> int:
         """Number of epochs run in training."""

@@ -19,6 +19,9 @@ RECIPE: dict = {
     "learning_rate": 1e-3,
 }
 
+#: Named classifier configurations: ``"plain"`` (the original network without the recipe),
+#: ``"default"`` (the same network with :data:`RECIPE`) and ``"large"`` (four VGG-style blocks
+#: of two convolutions with the recipe). Use them as ``make_fer_pipeline(preset="large")``.
 PRESETS: dict[str, dict] = {
     # The original work's network as it was: no batch normalisation, no augmentation.
     "plain": {
