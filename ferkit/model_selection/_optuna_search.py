@@ -437,7 +437,7 @@ class OptunaSearchCV(MetaEstimatorMixin, BaseEstimator):
                 # Several workers on one SQLite file wait for its lock instead of failing.
                 kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
             try:
-                storage = optuna.storages.RDBStorage(storage, **kwargs)
+                storage = _open_rdb_storage(storage, **kwargs)
             except Exception as exc:
                 reason = str(exc).splitlines()[0].rstrip(". ") if str(exc) else type(exc).__name__
                 raise ValueError(
@@ -770,3 +770,21 @@ def _cv_results(trials, space: _SearchSpace, n_splits: int) -> dict:
     results["state"] = np.array([t.state.name for t in trials], dtype=object)
     results["pruned"] = np.array([t.state == TrialState.PRUNED for t in trials])
     return results
+
+
+def _open_rdb_storage(url: str, attempts: int = 5, **kwargs):
+    """``RDBStorage(url)``, retried when another worker is creating the same schema.
+
+    Workers started together on a new database race to create Optuna's tables; the loser
+    sees "table ... already exists". The tables are complete a moment later, so try again.
+    """
+    import time
+
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, **kwargs)
+        except Exception as exc:
+            if "already exists" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")  # pragma: no cover
