@@ -121,8 +121,9 @@ def import_times(modules: list[str], repeats: int) -> dict[str, list[dict]]:
 def saved_model(folder: Path, quick: bool) -> tuple[str, str, Path]:
     """(ferkit loader expression, description, .keras file of the same network)."""
     import ferkit
+    from ferkit._pretrained import available_pretrained
 
-    if not quick and "fer2013-7" in ferkit._pretrained.available_pretrained():
+    if not quick and "fer2013-7" in available_pretrained():
         model = ferkit.load_pretrained("fer2013-7")
         loader = 'ferkit.load_pretrained("fer2013-7")'
         what = "the pretrained model `fer2013-7` (`ferkit.load_pretrained`)"
