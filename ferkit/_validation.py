@@ -58,18 +58,25 @@ def check_pixel_array(X, *, name: str = "X", raw: bool = False, max_value: float
         raise TypeError(
             f"{name} holds {dates[0]} values (dates or durations), not pixel intensities."
         )
-    try:
-        # ensure_all_finite=False: we look for NaN/inf ourselves to say *where* they are.
-        X = check_array(
-            X, allow_nd=True, dtype=[np.float32, np.float64], ensure_all_finite=False,
-            input_name=name,
-        )
-    except ValueError as exc:
-        if not str(exc).startswith("could not convert"):
-            raise
-        # NumPy's or pandas' own words ("could not convert string to float: 'a'"), from
-        # deep inside them: say which argument and what was expected.
-        raise ValueError(f"{name} must hold numbers (pixel intensities); {exc}.") from None
+    if not (type(X) is np.ndarray and X.dtype in (np.float32, np.float64)
+            and 2 <= X.ndim <= 4 and X.size):
+        # A non-empty float ndarray passes check_array unchanged; skipping it for those saves
+        # a third of a single-face prediction's validation (benchmarks/bench_prediction.py).
+        try:
+            # ensure_all_finite=False: we look for NaN/inf ourselves to say *where* they are.
+            X = check_array(
+                X, allow_nd=True, dtype=[np.float32, np.float64], ensure_all_finite=False,
+                input_name=name,
+            )
+        except ValueError as exc:
+            if not str(exc).startswith("could not convert"):
+                raise
+            # NumPy's or pandas' own words ("could not convert string to float: 'a'"), from
+            # deep inside them: say which argument and what was expected.
+            raise ValueError(f"{name} must hold numbers (pixel intensities); {exc}.") from None
+    if X.size == 0:
+        # check_array counts samples, and features of 2-D input only: (n, 48, 0) got here.
+        raise ValueError(f"{name} holds no pixel values: its shape is {X.shape}.")
     if X.ndim > 4:
         raise ValueError(
             f"{name} must be flat rows (n, pixels), images (n, height, width) or "
