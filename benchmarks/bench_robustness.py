@@ -64,6 +64,9 @@ FIXES = [
     "`optimizer` failed inside Keras; now ValueErrors naming the parameter.",
     "`FaceCropper`: an empty array batch returned an empty result while an empty list was "
     "refused; both are refused now.",
+    "`check_pixel_array`: arrays with a zero-size image dimension, e.g. (1, 48, 0), passed "
+    "(scikit-learn counts features of 2-D input only): `PixelScaler('dataset')` returned an "
+    "empty result, `HistogramEqualizer` failed inside NumPy; now a ValueError.",
 ]
 
 
