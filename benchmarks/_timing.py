@@ -2,8 +2,8 @@
 
 Every speed figure is a ratio of ferkit against plain Keras (or scikit-learn) measured in the
 same run. The machines these run on are shared, so the candidates are interleaved: each
-repetition runs every candidate once, in an order that rotates from one repetition to the next,
-so that a burst of load from another process falls on all of them alike; figures are medians.
+repetition runs every candidate once, in a fresh random order, so that a burst of load from
+another process falls on all of them alike; figures are medians.
 """
 
 from __future__ import annotations
@@ -37,20 +37,23 @@ def interleaved(candidates: dict[str, Callable[[], object]], *, repeats: int,
                 warmup: int = 1) -> dict[str, list[float]]:
     """Seconds per call of each candidate, measured round-robin.
 
-    Repetition ``r`` runs the candidates starting from the ``r``-th one, so every candidate
-    runs first, second... equally often and slow drifts in machine load affect all alike.
+    Each repetition runs every candidate once, in a fresh random order (seeded, so runs are
+    repeatable): slow drifts in machine load affect all alike, and no candidate always runs
+    right after the same other one. (A rotating order keeps the cyclic order, so one
+    candidate would always follow, say, ``Model.predict``, and pay for the threads and cache
+    misses it leaves behind.)
     """
     names = list(candidates)
     for _ in range(warmup):
         for name in names:
             candidates[name]()
     times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
+    order = np.random.default_rng(0)
+    for _ in range(repeats):
+        for i in order.permutation(len(names)):
             start = time.perf_counter()
-            candidates[name]()
-            times[name].append(time.perf_counter() - start)
+            candidates[names[i]]()
+            times[names[i]].append(time.perf_counter() - start)
     return times
 
 

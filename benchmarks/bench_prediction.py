@@ -3,8 +3,9 @@
 One network (the default architecture, trained one epoch on the embedded sample: speed does
 not depend on the weights) is called through ferkit and through every plain-Keras path, on the
 same scaled float32 faces: FER2013's 3,589 PublicTest faces when ``../shared`` has the archive,
-the sample otherwise. The paths are timed round-robin, in an order that rotates each repetition,
-so load from other processes falls on all of them alike.
+the sample otherwise. The paths are timed round-robin, in a fresh random order each repetition,
+so load from other processes falls on all of them alike and no path always runs right after
+``model.predict`` (whose threads and cache misses slow down the next call).
 
 - Batch throughput (images per second, median of the repetitions): ``predict_proba`` against
   ``model.predict`` (its default batch of 32, and 256 as ferkit uses) and direct calls
@@ -153,7 +154,8 @@ def main(argv=None) -> int:
     tables = (
         f"Batch of {len(X):,} faces, {repeats} repetition(s) per path:\n\n"
         f"{markdown_table(batch_rows)}\n\n"
-        f"One face, {calls} calls per path (interleaved call by call; \"fastest\" is the "
+        f"One face, {calls} calls per path (interleaved call by call, random order; "
+        "\"fastest\" is the "
         "least disturbed call, closest to the path's own cost):\n\n"
         f"{markdown_table(single_rows)}\n\n"
         f"{markdown_table(verdict)}\n"

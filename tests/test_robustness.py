@@ -1033,3 +1033,26 @@ def test_cli_bad_input(command, data, saved_model, workdir):
         return
     TALLY["cli", "failed"] += 1
     raise AssertionError(f"ferkit {' '.join(argv)} -> exit {code}, stderr: {err[-500:]!r}")
+
+
+@pytest.mark.parametrize("argv", [
+    ["info", "--no-devices"],
+    ["predict", "{photo}", "--model", "{model}"],
+    ["predict", "{photo}", "{missing}", "--model", "{model}"],
+])
+def test_cli_good_input(argv, saved_model, workdir):
+    """Commands that should work do, even beside a missing file (reported, exit 2)."""
+    from PIL import Image
+
+    base = _fresh_dir(workdir)
+    photo = base / "visage 😀.png"
+    Image.new("L", (64, 64), 90).save(photo)
+    fill = {"photo": str(photo), "model": str(saved_model), "missing": str(base / "nope.png")}
+    argv = [a.format(**fill) for a in argv]
+    code, err = _run_cli(argv)
+    want = 2 if "nope.png" in " ".join(argv) else 0
+    if code == want and "Traceback" not in err:
+        TALLY["cli", "correct result" if want == 0 else "clear error"] += 1
+        return
+    TALLY["cli", "failed"] += 1
+    raise AssertionError(f"ferkit {' '.join(argv)} -> exit {code} (want {want}): {err[-500:]!r}")
