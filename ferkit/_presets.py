@@ -7,10 +7,12 @@ is the whole story, so every preset can be tuned, cloned and searched like any o
 from __future__ import annotations
 
 #: The training recipe: augmentation, label smoothing, a cosine learning-rate schedule and
-#: early stopping that restores the best weights. See docs/model_card.md for its effect.
+#: early stopping that restores the best weights; at prediction, the average over each face
+#: and its mirror image. See docs/model_card.md for its effect.
 RECIPE: dict = {
     "batch_norm": True,
     "augment": True,
+    "test_time_flip": True,
     "label_smoothing": 0.1,
     "lr_schedule": "cosine",
     "dropout": 0.4,
@@ -27,6 +29,7 @@ PRESETS: dict[str, dict] = {
     "plain": {
         "batch_norm": False,
         "augment": False,
+        "test_time_flip": False,
         "label_smoothing": 0.0,
         "lr_schedule": None,
         "dropout": 0.5,

@@ -64,6 +64,22 @@ def test_input_forms_give_identical_predictions(small, tiny_params):
     np.testing.assert_array_equal(clf_img.predict_proba(X), flat)
 
 
+def test_test_time_flip_averages_each_face_with_its_mirror_image(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params).fit(X, y)
+    images = X.reshape(-1, 48, 48)
+    plain = clf.predict_proba(images)
+    mirrored = clf.predict_proba(images[:, :, ::-1])
+    assert not np.allclose(plain, mirrored)  # the network is not already mirror-invariant
+    clf.set_params(test_time_flip=True)  # a prediction-time switch: no refit needed
+    both = clf.predict_proba(images)
+    np.testing.assert_allclose(both, (plain + mirrored) / 2, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(both.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(clf.predict(images), clf.classes_[both.argmax(axis=1)])
+    # Mirrored input gives the same averaged probabilities (up to float rounding).
+    np.testing.assert_allclose(clf.predict_proba(images[:, :, ::-1]), both, rtol=1e-5, atol=1e-7)
+
+
 def test_integer_codes_are_kept_as_given(small, tiny_params):
     X, y = small
     codes = np.array([EMOTION_TO_CODE[e] for e in y])
