@@ -11,10 +11,11 @@ trials, the second joins the stored study and brings it to 5), then refits the b
 scores them on held-out faces and saves Optuna's pictures. To really run workers in
 parallel, start the same search in several terminals or machines, for example::
 
-    ferkit tune --sample --trials 40 --storage sqlite:///study.db --study-name fer
-    ferkit tune --sample --trials 40 --storage sqlite:///study.db --study-name fer
+    ferkit tune --sample --trials 40 --storage sqlite:///study.db --study-name fer --out tune-1
+    ferkit tune --sample --trials 40 --storage sqlite:///study.db --study-name fer --out tune-2
 
-(across machines use a database server, e.g. ``postgresql://user:password@host/db``).
+(each worker writes its results to its own ``--out``; across machines use a database
+server, e.g. ``postgresql://user:password@host/db``).
 
 Run from the repository root::
 

@@ -61,12 +61,24 @@ def fer2013_csv(tmp_path_factory):
 def test_help_on_every_subcommand():
     status, out, _ = run_cli("--help")
     assert status == 0
-    for name in ("demo", "train", "evaluate", "info"):
+    for name in ("demo", "train", "evaluate", "predict", "tune", "info"):
         assert name in out
         status, out_sub, _ = run_cli(name, "--help")
         assert status == 0 and out_sub.startswith(f"usage: ferkit {name}")
+        assert "--debug" in out_sub  # accepted after the subcommand too
     status, out, _ = run_cli()  # no command: the help, and a usage-error status
     assert status == 2 and out.startswith("usage: ferkit")
+
+
+def test_debug_before_or_after_the_subcommand(tmp_path):
+    bad = ["train", "--sample", "--out", tmp_path / "out", "--param", "oops"]
+    for args in ([*bad, "--debug"], ["--debug", *bad]):
+        status, _, err = run_cli(*args)
+        assert status == 2 and "Traceback (most recent call last)" in err, err
+        assert "--param expects NAME=VALUE" in err
+    status, _, err = run_cli(*bad)
+    assert status == 2 and "Traceback" not in err
+    assert err == "ferkit train: error: --param expects NAME=VALUE; got 'oops'\n"
 
 
 def test_demo_prints_the_report_and_writes_model_and_plots(demo):

@@ -126,3 +126,63 @@ def test_only_bad_files(folder, model_dir, capsys):
     assert main(["predict", str(folder / "d.jpg"), "--model", str(model_dir)]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "d.jpg" in err
+
+
+@pytest.fixture
+def photo_png(tmp_path, photo):
+    """The 200x200 astronaut (one face) as a PNG file."""
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(photo).save(path)
+    return path
+
+
+def test_pretrained_by_name_and_by_default(photo_png, capsys):
+    import ferkit
+
+    tables = []
+    for source in (["--pretrained", "fer2013-7"], []):  # no --model/--pretrained: fer2013-7
+        assert main(["predict", str(photo_png), *source]) == 0
+        table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+        assert len(table) == 1 and table["emotion"][0] in ferkit.EMOTIONS
+        assert table.columns.tolist() == _columns(
+            ferkit.load_pretrained("fer2013-7").classes_.tolist()
+        )
+        tables.append(table)
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_a_bad_detector_option_is_a_usage_error(photo_png, tmp_path, capsys):
+    # Checked before the model is loaded (this one does not exist) or any photo is read.
+    args = ["predict", str(photo_png), "--model", str(tmp_path / "no-model")]
+    assert main([*args, "--min-neighbors", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--min-neighbors must be an int >= 1; got 0" in err
+    assert "no-model" not in err and "could not be read" not in err
+
+
+def test_annotate_creates_missing_folders(photo_png, model_dir, tmp_path, capsys):
+    target = tmp_path / "some" / "missing" / "dir" / "out.png"
+    assert main(["predict", str(photo_png), "--model", str(model_dir),
+                 "--annotate", str(target)]) == 0
+    assert np.asarray(Image.open(target)).shape == (200, 200, 3)
+    capsys.readouterr()
+
+
+def test_annotate_errors_name_the_path(photo_png, model_dir, tmp_path, capsys, monkeypatch):
+    args = ["predict", str(photo_png), "--model", str(model_dir), "--annotate"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    for target, status in [(blocker / "out.png", 2), (tmp_path / "out.nope", 2)]:
+        assert main([*args, str(target)]) == status
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(target) in err, err
+
+    def no_space(self, fp, *args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", no_space)
+    target = tmp_path / "out.png"
+    assert main([*args, str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert str(target) in err and "No space left on device" in err

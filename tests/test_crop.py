@@ -47,6 +47,9 @@ def test_lfw_faces_are_cropped():
     found = faces[cropper.faces_found_]
     assert not np.isnan(found).any() and found.min() >= 0 and found.max() <= 255
     assert np.isnan(faces[~cropper.faces_found_]).all()
+    # The same faces with on_missing="center": every crop is a 48x48 uint8 face.
+    centred = FaceCropper(on_missing="center").fit_transform(patches[:20])
+    assert centred.shape == (20, 48, 48) and centred.dtype == np.uint8
 
 
 def test_a_batch_of_mixed_sizes_kinds_and_files(photo, tmp_path):

@@ -32,9 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Facial expression recognition that fits the scikit-learn ecosystem.",
     )
     parser.add_argument("--version", action="version", version=f"ferkit {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show the full traceback when a command fails"
-    )
+    _add_debug_flag(parser, default=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMANDS:
         try:
@@ -44,7 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register(subparsers)
+    # --debug also after the subcommand, where people add it on rerunning a failed command.
+    # Deduplicated: a subcommand with aliases appears once per name but is one parser.
+    for subparser in {id(p): p for p in subparsers.choices.values()}.values():
+        _add_debug_flag(subparser, default=argparse.SUPPRESS)
     return parser
+
+
+def _add_debug_flag(parser, *, default) -> None:
+    """Add ``--debug`` to ``parser``.
+
+    A subcommand's copy defaults to ``argparse.SUPPRESS``: argparse copies every value the
+    subcommand's parser sets onto the top-level namespace, so a default there would reset
+    a ``--debug`` given before the subcommand.
+    """
+    parser.add_argument(
+        "--debug", action="store_true", default=default,
+        help="show the full traceback when a command fails",
+    )
 
 
 def main(argv=None) -> int:

@@ -13,7 +13,8 @@ that cannot be read are reported on stderr; the others are still predicted.
 
 An annotated image (faces boxed and labelled) is written only with --annotate: for one photo
 OUT is the image file to write (PNG, or any format its extension names); for several, OUT is
-a folder that receives one <photo name>.annotated.png per photo read.
+a folder that receives one <photo name>.annotated.png per photo read. Missing folders are
+created.
 
 exit status: 0 every photo was read (with or without faces); 2 bad usage, a path that does
 not exist, a model that cannot be loaded, or at least one file that could not be read as an
@@ -69,6 +70,56 @@ def _load_model(args):
     return ferkit.load_pretrained(args.pretrained or "fer2013-7")
 
 
+#: The face-detector options of the command line: ``detect_faces`` keyword -> flag.
+_DETECTOR_FLAGS = {"min_neighbors": "--min-neighbors"}
+
+
+def _detector_params(args) -> dict:
+    """The face-detector options given on the command line, checked.
+
+    ``predict_image`` checks them too, but once per photo: a bad option would be reported
+    as every photo being unreadable, after the model had been loaded.
+    """
+    from ferkit.faces._detect import check_detector_params
+
+    params = {
+        name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None
+    }
+    try:
+        check_detector_params(params)
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        for name, flag in _DETECTOR_FLAGS.items():  # name the option as the user typed it
+            message = message.replace(name, flag)
+        raise type(exc)(message) from exc
+    return params
+
+
+def _prepare_annotation(out: Path, single: bool) -> None:
+    """Create the folder the annotated image(s) go to; refuse a format PIL cannot write.
+
+    Done before the model is loaded, so a bad ``--annotate`` fails at once rather than
+    after the first photo.
+    """
+    from PIL import Image
+
+    folder = out.parent if single else out
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"--annotate {out}: cannot create the folder {folder} ({exc.strerror or exc})"
+        ) from exc
+    if single:
+        Image.init()  # registers every format plugin, so all writable extensions are known
+        image_format = Image.registered_extensions().get(out.suffix.lower())
+        if image_format not in Image.SAVE:
+            raise ValueError(
+                f"--annotate {out}: not an image format that can be written; "
+                "use an extension such as .png or .jpg"
+            )
+
+
 def _warn(message: str) -> None:
     print(f"ferkit predict: {message}", file=sys.stderr)
 
@@ -92,6 +143,10 @@ def run(args) -> int:
 
     from ferkit.faces import list_images, predict_image
 
+    # Options first: a bad one is a usage error, found before any photo or model is read.
+    if args.margin < 0:
+        raise ValueError(f"--margin must be >= 0; got {args.margin}")
+    detector = _detector_params(args)
     photos: list[Path] = []
     missing: list[str] = []
     for entry in args.paths:
@@ -109,13 +164,10 @@ def run(args) -> int:
         photos.extend(found)
     if not photos:
         raise ValueError(f"no image files to predict in {', '.join(map(str, args.paths))}")
-    if args.margin < 0:
-        raise ValueError(f"--margin must be >= 0; got {args.margin}")
-    detector = {} if args.min_neighbors is None else {"min_neighbors": args.min_neighbors}
     annotate = Path(args.annotate) if args.annotate else None
     single = annotate is not None and len(photos) == 1 and not annotate.is_dir()
-    if annotate is not None and not single:
-        annotate.mkdir(parents=True, exist_ok=True)
+    if annotate is not None:
+        _prepare_annotation(annotate, single)
 
     model = _load_model(args)
     bad = list(missing)
@@ -158,4 +210,9 @@ def _write_annotation(photo: Path, table, target: Path) -> None:
 
     from ferkit.faces import draw_faces
 
-    Image.fromarray(draw_faces(photo, table)).save(target)
+    image = Image.fromarray(draw_faces(photo, table))
+    try:
+        image.save(target)
+    except (OSError, ValueError) as exc:  # PIL's own message does not name the file
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise OSError(f"cannot write the annotated image {target}: {reason}") from exc
