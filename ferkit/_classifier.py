@@ -110,7 +110,15 @@ class _OneHotTargetEncoder(TransformerMixin, BaseEstimator):
 
     def transform(self, y):
         y = np.asarray(y)
-        index = np.searchsorted(self.classes_, y)
+        try:
+            index = np.searchsorted(self.classes_, y)
+        except TypeError:
+            # NumPy cannot order strings against numbers: names in fit, codes here or back.
+            raise TypeError(
+                f"y holds labels of type {y.dtype} ({y.ravel()[:3].tolist()}...), but the "
+                f"classifier was fitted on labels like {self.classes_[:3].tolist()}: use "
+                "emotion names or integer codes throughout, not both."
+            ) from None
         index = np.clip(index, 0, self.n_classes_ - 1)
         unseen = self.classes_[index] != y
         if unseen.any():

@@ -113,9 +113,11 @@ def test_cross_val_score_is_stratified(sample3, tiny_params):
     assert scores.shape == (3,)
     assert np.all((scores >= 0) & (scores <= 1))
     # is_classifier() is what makes cv=3 mean StratifiedKFold: each test fold is balanced.
+    from sklearn.base import is_classifier
     from sklearn.model_selection import check_cv
 
-    cv = check_cv(3, sample3.target, classifier=True)
+    assert is_classifier(pipe)
+    cv = check_cv(3, sample3.target, classifier=is_classifier(pipe))
     assert isinstance(cv, StratifiedKFold)
 
 
@@ -159,11 +161,42 @@ def test_validation_data_replaces_split(small, tiny_params):
 
 
 def test_early_stopping_restores_best_weights(small, tiny_params):
+    import keras
+
+    snapshots = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append(self.model.get_weights())
+
     X, y = small
     clf = FacialExpressionClassifier(
-        **dict(tiny_params, epochs=8, early_stopping_patience=1, learning_rate=0.5)
-    ).fit(X, y)
+        **dict(tiny_params, epochs=8, early_stopping_patience=1, learning_rate=0.5),
+        callbacks=[Snapshot()],
+    ).fit(X[::2], y[::2], validation_data=(X[1::2], y[1::2]))
     assert clf.n_epochs_ < 8  # a huge learning rate stops improving quickly
+    val_loss = clf.history_["val_loss"]
+    best = int(np.argmin(val_loss))
+    assert best < len(val_loss) - 1  # the last epoch was not the best...
+    # ...yet the network holds the best epoch's weights.
+    for restored, kept in zip(clf.model_.get_weights(), snapshots[best], strict=True):
+        np.testing.assert_array_equal(restored, kept)
+
+
+def test_default_network_is_the_original_architecture(small):
+    """Three convolution blocks each followed by pooling, two dense layers, a softmax."""
+    import keras
+
+    X, y = small
+    clf = FacialExpressionClassifier(epochs=1, batch_size=90, random_state=0).fit(X, y)
+    layers = clf.model_.layers
+    convs = [la for la in layers if isinstance(la, keras.layers.Conv2D)]
+    pools = [la for la in layers if isinstance(la, keras.layers.MaxPooling2D)]
+    dense = [la for la in layers if isinstance(la, keras.layers.Dense)]
+    assert [c.filters for c in convs] == [32, 64, 128]
+    assert len(pools) == 3
+    assert [d.units for d in dense] == [256, 128, 3]  # two hidden layers, then one per class
+    assert dense[-1].activation is keras.activations.softmax
 
 
 def test_warm_start_continues_history(small, tiny_params):
@@ -224,6 +257,13 @@ def test_one_class_only(small):
 def test_empty_X():
     with pytest.raises(ValueError, match=r"0 sample\(s\) \(shape=\(0, 2304\)\)"):
         FacialExpressionClassifier().fit(np.empty((0, 2304)), [])
+
+
+def test_label_type_mismatch_in_validation_data(small, tiny_params):
+    X, y = small
+    codes = np.array([EMOTION_TO_CODE[e] for e in y])
+    with pytest.raises(TypeError, match="names or integer codes throughout"):
+        FacialExpressionClassifier(**tiny_params).fit(X, y, validation_data=(X, codes))
 
 
 def test_unseen_labels_in_validation_data(small, tiny_params):

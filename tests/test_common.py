@@ -6,9 +6,15 @@ One generator of cheap instances, one table of expected failures, each with its 
 from __future__ import annotations
 
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import (
+    check_get_params_invariance,
+    check_no_attributes_set_in_init,
+    check_parameters_default_constructible,
+    check_set_params,
+    parametrize_with_checks,
+)
 
-from ferkit.preprocessing import ImageReshaper, PixelScaler
+from ferkit.preprocessing import FaceCropper, ImageReshaper, PixelScaler
 
 
 def _classifier():
@@ -50,6 +56,15 @@ _CLASSIFIER_EXPECTED_FAILURES = {
 }
 _RESHAPER_IMAGES_EXPECTED_FAILURES = {}
 
+# Checks scikit-learn itself skips (shown as SKIPPED, not failures):
+# - check_array_api_input: runs only when the environment variable SCIPY_ARRAY_API=1 is set
+#   and an array-API library is installed; ferkit takes NumPy arrays (Keras converts them).
+# - FaceCropper is not in _estimators(): its tags declare 3-D image batches and file paths,
+#   not 2-D arrays, and scikit-learn skips every data check for such an estimator. Its
+#   behaviour is tested in tests/test_crop.py; the checks that need no data run below.
+# - HistogramEqualizer's checks run in tests/test_equalize.py; OptunaSearchCV's in
+#   tests/test_model_selection_checks.py.
+
 
 def _expected_failed_checks(estimator):
     name = type(estimator).__name__
@@ -83,3 +98,14 @@ def test_params_round_trip_through_clone(estimator):
     from sklearn.base import clone
 
     assert clone(estimator).get_params() == estimator.get_params()
+
+
+@pytest.mark.parametrize("check", [
+    check_parameters_default_constructible,
+    check_no_attributes_set_in_init,
+    check_get_params_invariance,
+    check_set_params,
+], ids=lambda c: c.__name__)
+def test_face_cropper_api_checks(check):
+    """The data-free checks on FaceCropper, which scikit-learn skips as a 3-D-input estimator."""
+    check("FaceCropper", FaceCropper())

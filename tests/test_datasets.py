@@ -632,3 +632,42 @@ def test_shared_archive_counts_match_its_readme(shared_archive):
     assert set(bunch.usage) == {"Training", "PublicTest"}
     # Every member is a real face, not a blank decode.
     assert (bunch.data.std(axis=1) > 0).mean() > 0.99
+
+
+def test_load_sample_is_the_documented_bunch():
+    from sklearn.utils import Bunch
+
+    from ferkit import EMOTIONS
+    from ferkit.datasets import load_sample
+
+    faces = load_sample()
+    assert isinstance(faces, Bunch)
+    assert faces.data.shape == (700, 2304) and faces.data.dtype == np.uint8
+    assert faces.images.shape == (700, 48, 48) and faces.images.dtype == np.uint8
+    np.testing.assert_array_equal(faces.images.reshape(700, -1), faces.data)
+    assert sorted(faces.target_names) == sorted(EMOTIONS)
+    names, counts = np.unique(faces.target, return_counts=True)
+    assert sorted(names) == sorted(EMOTIONS) and set(counts) == {100}  # 100 per emotion
+    assert "FER2013" in faces.DESCR
+    three = load_sample(emotions=("angry", "happy", "sad"))
+    assert set(three.target) == {"angry", "happy", "sad"} and len(three.target) == 300
+    X, y = load_sample(return_X_y=True)
+    np.testing.assert_array_equal(X, faces.data)
+    np.testing.assert_array_equal(y, faces.target)
+
+
+def test_the_shipped_sample_stays_small():
+    from importlib import resources
+
+    sample = resources.files("ferkit.datasets").joinpath("data/fer2013_sample.npz")
+    assert sample.stat().st_size < 3 * 2**20  # "a few MB at most"
+
+
+def test_old_mac_line_endings_are_named(tmp_path):
+    rows = ["emotion,pixels,Usage"] + [f"3,{' '.join(['7'] * 2304)},Training"] * 2
+    path = tmp_path / "fer2013.csv"
+    path.write_bytes("\r".join(rows).encode())
+    with pytest.raises(ValueError, match=r"fer2013\.csv.*carriage return"):
+        load_fer2013(path)
+    path.write_bytes("\r\n".join(rows).encode())  # Windows line endings are fine
+    assert load_fer2013(path).data.shape == (2, 2304)

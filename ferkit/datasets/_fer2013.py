@@ -261,6 +261,13 @@ def _sniff(path: Path, source: str) -> tuple[str, frozenset | None]:
             f"'{source}' is a gzip or tar archive (such as the original fer2013.tar.gz); "
             "extract it and pass the path of the CSV file inside."
         )
+    if b"\r" in head and b"\n" not in head:
+        # Classic Mac OS line endings: the rows would run together into one header line.
+        raise ValueError(
+            f"'{source}' ends its lines with a bare carriage return (old Mac line endings); "
+            "expected '\\n' or '\\r\\n'. Convert it, e.g. with "
+            "`tr '\\r' '\\n' < old.csv > new.csv`."
+        )
     first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").strip()
     if "\x00" in first or ("," not in first and "pixels" not in first.lower()):
         raise ValueError(
