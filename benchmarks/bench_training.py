@@ -165,10 +165,15 @@ def pair_rows(by_side: dict[str, list[dict]], memory: bool) -> list[dict]:
                   for a, b in zip(by_side[ours], by_side[theirs], strict=True)]
         per_cpu = {s: median([r["images_per_cpu_s"] for r in by_side[s]])
                    for s in (ours, theirs)}
+        # The verdict needs both: the ratio of the medians, and the median of the ratios of
+        # runs made back to back (a single slow run cannot carry either alone).
+        paired_median = median(paired)
+        met = min(ratio, paired_median) >= TARGET
         rows.append({
             "pair": pair, "ferkit images/s": fmt(speed[ours], 0),
             "Keras images/s": fmt(speed[theirs], 0), "ferkit / Keras": fmt(ratio),
-            "target": f">= {TARGET}", "met": "yes" if ratio >= TARGET else "NO",
+            "median paired ratio": fmt(paired_median),
+            "target": f">= {TARGET}", "met": "yes" if met else "NO",
             "ratio per repetition": ", ".join(fmt(r) for r in paired),
             "ferkit / Keras, images per CPU-second": fmt(per_cpu[ours] / per_cpu[theirs]),
             "seconds per run (ferkit; Keras)":
@@ -250,7 +255,8 @@ def main(argv=None) -> int:
             "training starts (Python, TensorFlow and the float32 tensor); \"growth\" is what "
             "training added.\n"
         )
-    columns = ["pair", "ferkit images/s", "Keras images/s", "ferkit / Keras", "target", "met",
+    columns = ["pair", "ferkit images/s", "Keras images/s", "ferkit / Keras",
+               "median paired ratio", "target", "met",
                "ratio per repetition", "ferkit / Keras, images per CPU-second",
                "seconds per run (ferkit; Keras)"]
     if not args.quick:
@@ -266,8 +272,9 @@ def main(argv=None) -> int:
         "(early-stopping callback included); plain Keras: `build_cnn` + `compile` + `fit`. "
         "*unseeded*: no seed on either side; *repeatable*: ferkit `random_state=0` against "
         "Keras `set_random_seed(0)` + `enable_op_determinism()`. The verdict is on wall "
-        "time (what a user waits for); the CPU-time ratio is less sensitive to other "
-        "processes.\n\n"
+        "time (what a user waits for): *met* needs both the ratio of the medians and the "
+        "median of the per-repetition ratios at the target; the CPU-time ratio is less "
+        "sensitive to other processes.\n\n"
         f"Machine load: {load_before} at the start, {load_after} at the end (other work was "
         "running: figures are ratios of runs interleaved under the same load).\n\n"
         f"{table}\n\n{notes}"
