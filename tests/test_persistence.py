@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from ferkit import FacialExpressionClassifier
-from ferkit.persistence import _format, _keras_io, load, save
+from ferkit.persistence import _atomic, _format, _keras_io, load, save
 from ferkit.preprocessing import ImageReshaper, PixelScaler
 
 keras = pytest.importorskip("keras")
@@ -242,42 +242,98 @@ def test_save_refuses_callbacks_and_unfitted(clf, tmp_path):
 
 # -- atomicity ---------------------------------------------------------------------------------
 
-def test_failed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path, monkeypatch):
+def _half_written(path) -> None:
+    Path(path).write_bytes(b"\x89HDF half of a file")
+
+
+def _second_call(real):
+    """``real``, raising from its second call on (the target check repeated before the move)."""
+    calls = []
+
+    def check(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise FileExistsError("another process took the target meanwhile")
+        return real(*args, **kwargs)
+    return check
+
+
+# Every step of a save over an existing model, in order: (module, function, what it does before
+# it fails). Those that write leave a half-written file, as a full disk would.
+SAVE_STEPS = {
+    "architecture": (_keras_io, "write_architecture", lambda path, text: _half_written(path)),
+    "weights": (_keras_io, "write_weights", lambda model, path, **kw: _half_written(path)),
+    "arrays": (np, "savez", lambda file, *a, **kw: file.write(b"PK\x03\x04 half")),
+    "checksums": (_format, "file_entries", lambda folder: None),
+    "manifest": (_format, "write_manifest",
+                 lambda folder, manifest: _half_written(folder / "ferkit.json")),
+    "fsync": (_atomic, "_fsync_tree", lambda folder: None),
+    "target-recheck": (_atomic, "_check_target", None),
+    "exchange": (_atomic, "_exchange", lambda a, b: None),
+    "move": (_atomic, "_move_into_place", lambda tmp, target: None),
+}
+
+
+@pytest.mark.parametrize("step", list(SAVE_STEPS))
+def test_failed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path, monkeypatch,
+                                              step):
     target = _copy(saved["clf"], tmp_path)
+    before = clf.predict_proba(X / 255.0)
+    module, name, partial = SAVE_STEPS[step]
+    if partial is None:
+        monkeypatch.setattr(module, name, _second_call(getattr(module, name)))
+    else:
+        def broken(*args, **kwargs):
+            partial(*args, **kwargs)
+            raise OSError("No space left on device")
+        monkeypatch.setattr(module, name, broken)
 
-    def broken(model, path, **kwargs):
-        Path(path).write_bytes(b"\x89HDF half of a weights file")
-        raise OSError("No space left on device")
-
-    monkeypatch.setattr(_keras_io, "write_weights", broken)
-    with pytest.raises(OSError, match="No space left"):
-        save(pipe, target, overwrite=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+    with pytest.raises(OSError, match=r"No space left|took the target"):
+        save(pipe, target, overwrite=True)  # a pipeline: it has an arrays file too
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no leftover
     previous = load(target)
     assert type(previous) is FacialExpressionClassifier
-    assert np.array_equal(previous.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))
+    assert np.array_equal(previous.predict_proba(X / 255.0), before)
 
 
-def test_killed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path):
+# The network is loaded before the patch: the save itself is what gets killed.
+_KILL_IN_WEIGHTS = """
+    from ferkit.persistence import _keras_io
+    estimator = ferkit.load({pipe!r})
+    real_write = _keras_io.write_weights
+    def slow_write(model, path, **kwargs):
+        real_write(model, path, **kwargs)
+        print("stopped", flush=True)
+        time.sleep(300)
+    _keras_io.write_weights = slow_write
+"""
+# The folder is complete (manifest too), not yet moved; no network needed to get there.
+_KILL_BEFORE_MOVE = """
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from ferkit.persistence import _atomic
+    estimator = Pipeline([("std", StandardScaler())]).fit(np.eye(3))
+    def stop(tmp, target):
+        print("stopped", flush=True)
+        time.sleep(300)
+    _atomic._move_into_place = stop
+"""
+
+
+@pytest.mark.parametrize("setup, complete", [(_KILL_IN_WEIGHTS, False),
+                                             (_KILL_BEFORE_MOVE, True)],
+                         ids=["in-weights", "before-move"])
+def test_killed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path, setup, complete):
     target = _copy(saved["clf"], tmp_path)
-    script = textwrap.dedent(f"""
-        import time
-        import ferkit
-        from ferkit.persistence import _keras_io
-        estimator = ferkit.load({str(saved["pipe"])!r})
-        real_write = _keras_io.write_weights
-        def slow_write(model, path, **kwargs):
-            real_write(model, path, **kwargs)
-            print("writing", flush=True)
-            time.sleep(300)
-        _keras_io.write_weights = slow_write
-        ferkit.save(estimator, {str(target)!r}, overwrite=True)
-    """)
+    script = "import time\nimport ferkit\n" + textwrap.dedent(setup).format(
+        pipe=str(saved["pipe"])) + f"ferkit.save(estimator, {str(target)!r}, overwrite=True)\n"
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=ENV)
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 240)
-        assert ready and proc.stdout.readline().strip() == "writing"
+        assert ready and proc.stdout.readline().strip() == "stopped"
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.kill()
@@ -288,10 +344,14 @@ def test_killed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path):
     visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert visible == [target.name]
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-    assert len(leftovers) == 1 and (leftovers[0] / "model.weights.h5").exists()
-    assert not (leftovers[0] / "ferkit.json").exists()
-    with pytest.raises(FileNotFoundError, match=r"ferkit.json is missing"):
-        load(leftovers[0])
+    assert len(leftovers) == 1 and leftovers[0].name.startswith(".clf.ferkit-tmp-")
+    if complete:  # hidden, and removed below all the same
+        assert (leftovers[0] / "ferkit.json").exists()
+    else:
+        assert (leftovers[0] / "model.weights.h5").exists()
+        assert not (leftovers[0] / "ferkit.json").exists()
+        with pytest.raises(FileNotFoundError, match=r"ferkit.json is missing"):
+            load(leftovers[0])
     previous = load(target)
     assert type(previous) is FacialExpressionClassifier
     assert np.array_equal(previous.predict_proba(X / 255.0), clf.predict_proba(X / 255.0))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -195,6 +197,14 @@ def test_parameter_that_is_not_data_is_refused(tmp_path, rng):
         save(pipe, tmp_path / "m")
 
 
+def test_pipeline_memory_is_refused(tmp_path, rng):
+    pipe = Pipeline([("std", StandardScaler())], memory=str(tmp_path / "cache"))
+    pipe.fit(_pixels(rng))
+    with pytest.raises(ValueError, match=r"'memory' is '.*cache'.*set_params\(memory=None\)"):
+        save(pipe, tmp_path / "m")
+    assert _visible(tmp_path) == ["cache"]  # joblib's, made by fit
+
+
 def test_bad_save_arguments(tmp_path, rng):
     pipe = Pipeline([("std", StandardScaler())]).fit(_pixels(rng))
     with pytest.raises(ValueError, match="weights_dtype"):
@@ -242,6 +252,15 @@ def test_state_cannot_set_methods_or_dunders(plain_model, key):
 
     _rewrite_manifest(plain_model, edit)
     with pytest.raises(ValueError, match=r"ferkit.json.*(refusing|unknown parameter)"):
+        load(plain_model)
+
+
+@pytest.mark.parametrize("memory", ["/some/dir", {"__tuple__": ["/some/dir"]}, 0])
+def test_pipeline_memory_from_the_manifest_is_refused(plain_model, memory):
+    # Pipeline.fit would unpickle whatever joblib cache files a crafted path points to.
+    _rewrite_manifest(plain_model, lambda m: m["estimator"]["params"].update(memory=memory))
+    with pytest.raises(ValueError,
+                       match=r"ferkit.json: estimator.params.memory is .*Refusing to load"):
         load(plain_model)
 
 
@@ -311,6 +330,131 @@ def test_overwrite_replaces_the_model_and_leaves_nothing_behind(tmp_path, rng, m
     save(second, first, overwrite=True)
     assert type(load(first)[0]) is MinMaxScaler
     assert _visible(tmp_path) == ["m"]
+
+
+def _failing_rename(monkeypatch, fails, error, *, after: bool = False):
+    """Make the os.rename call for which ``fails(src, dst)`` holds raise ``error``.
+
+    With ``after``, the rename is done first (an interrupt arriving just after it returned).
+    """
+    real = os.rename
+
+    def rename(src, dst):
+        if not fails(Path(src), Path(dst)):
+            return real(src, dst)
+        if after:
+            real(src, dst)
+        raise error
+
+    monkeypatch.setattr(os, "rename", rename)
+
+
+@pytest.mark.parametrize("fails, error, after", [
+    (lambda src, dst: src.name == "m", OSError("Input/output error"), False),
+    (lambda src, dst: dst.name == "m" and "ferkit-tmp" in src.name,
+     OSError("Input/output error"), False),
+    (lambda src, dst: src.name == "m", KeyboardInterrupt(), True),
+], ids=["aside", "into-place", "interrupt-after-aside"])
+def test_failed_second_rename_puts_the_previous_model_back(tmp_path, rng, monkeypatch, fails,
+                                                           error, after):
+    X = _pixels(rng)
+    first = Pipeline([("std", StandardScaler())]).fit(X)
+    target = save(first, tmp_path / "m")
+    monkeypatch.setattr(_atomic, "_exchange", lambda a, b: False)
+    _failing_rename(monkeypatch, fails, error, after=after)
+    with pytest.raises(type(error)):
+        save(Pipeline([("mm", MinMaxScaler())]).fit(X), target, overwrite=True)
+    monkeypatch.undo()
+    assert _visible(tmp_path) == ["m"]  # neither the new model nor the emptied aside folder
+    np.testing.assert_array_equal(load(target).transform(X), first.transform(X))
+
+
+def test_failed_put_back_says_where_the_previous_model_is(tmp_path, rng, monkeypatch):
+    X = _pixels(rng)
+    target = save(Pipeline([("std", StandardScaler())]).fit(X), tmp_path / "m")
+    monkeypatch.setattr(_atomic, "_exchange", lambda a, b: False)
+    _failing_rename(monkeypatch, lambda src, dst: dst.name == "m", OSError("disk gone"))
+    with pytest.raises(OSError, match=r"nor put the previous model back.*kept in .*\.m\."
+                                      r"ferkit-old-\d+-\w+/model"):
+        save(Pipeline([("mm", MinMaxScaler())]).fit(X), target, overwrite=True)
+    monkeypatch.undo()
+    # This process is alive (it could still be finishing the job): nothing is moved yet.
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load(target)
+    assert [p.name.split("-")[1] for p in tmp_path.iterdir()] == ["old"]
+
+
+_DIE_BETWEEN_RENAMES = """
+import os, sys, time
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+from ferkit.persistence import _atomic, save
+_atomic._exchange = lambda a, b: False  # as on a file system without renameat2
+real_rename = os.rename
+def rename(src, dst):
+    real_rename(src, dst)
+    if ".ferkit-old-" in str(dst):
+        print("aside", flush=True)
+        time.sleep(300)
+os.rename = rename
+save(Pipeline([("mm", MinMaxScaler())]).fit(np.eye(3)), sys.argv[1], overwrite=True)
+"""
+
+
+def test_load_puts_back_a_model_left_aside_by_a_killed_save(tmp_path, rng):
+    X = _pixels(rng, d=3)
+    first = Pipeline([("std", StandardScaler())]).fit(X)
+    target = save(first, tmp_path / "m")
+    proc = subprocess.Popen([sys.executable, "-c", _DIE_BETWEEN_RENAMES, str(target)],
+                            stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 120)
+        assert ready and proc.stdout.readline().strip() == "aside"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=60)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    left = sorted(p.name.split("-")[1] for p in tmp_path.iterdir())
+    assert left == ["old", "tmp"]  # the target is missing: the killed save was in the window
+
+    np.testing.assert_array_equal(load(target).transform(X), first.transform(X))
+    assert [p.name for p in tmp_path.iterdir() if "ferkit-old" in p.name] == []
+    save(Pipeline([("mm", MinMaxScaler())]).fit(X), target, overwrite=True)
+    assert _visible(tmp_path) == ["m"]  # the next save clears the new model's leftover
+
+
+@pytest.fixture(scope="module")
+def dead_pid():
+    out = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                         capture_output=True, text=True, check=True)
+    return int(out.stdout)
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_next_save_puts_back_a_model_left_aside_by_a_dead_process(tmp_path, rng, dead_pid,
+                                                                  overwrite):
+    X = _pixels(rng)
+    first = Pipeline([("std", StandardScaler())]).fit(X)
+    target = save(first, tmp_path / "m")
+    aside = tmp_path / f".m.ferkit-old-{dead_pid}-abc"  # as the killed save above leaves it
+    aside.mkdir()
+    target.rename(aside / "model")
+    unrelated = tmp_path / f".m.ferkit-old-{dead_pid}-xyz"  # died before moving anything
+    unrelated.mkdir()
+
+    second = Pipeline([("mm", MinMaxScaler())]).fit(X)
+    if overwrite:
+        save(second, target, overwrite=True)
+        assert type(load(target)[0]) is MinMaxScaler
+    else:  # the model put back is still there: not overwritten without consent
+        with pytest.raises(FileExistsError, match="overwrite=True"):
+            save(second, target)
+        np.testing.assert_array_equal(load(target).transform(X), first.transform(X))
+    # The empty leftover goes with the next save that gets as far as writing.
+    assert _visible(tmp_path) == (["m"] if overwrite else [unrelated.name, "m"])
 
 
 def test_overwrite_never_replaces_an_unrelated_folder(tmp_path, rng):

@@ -42,11 +42,15 @@ Loading executes nothing from the folder. There is no pickle on the load path. O
 an allow-list are built (the classifier, ``Pipeline``, ferkit's preprocessing transformers and
 scikit-learn's ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``, ``RobustScaler`` and
 ``Normalizer``); other steps are refused when saving, and refused by name when loading, without
-importing them. The Keras architecture may only contain allow-listed Keras layers and objects
-(no ``Lambda``, no custom or unknown classes) and is rebuilt in Keras safe mode.
+importing them. A pipeline's ``memory`` (a joblib cache folder, whose files are unpickled when
+the pipeline is fitted) is refused when saving and when loading. The Keras architecture may
+only contain allow-listed Keras layers and objects (no ``Lambda``, no custom or unknown
+classes) and is rebuilt in Keras safe mode.
 
 Saving is atomic: the folder is written beside the target, flushed to disk and moved into
-place, so an interrupted or failed save leaves the previous model intact.
+place, so an interrupted or failed save leaves the previous model intact (where the system
+cannot swap two folders in one step and a save is killed between its two renames, the next
+save or load puts the previous model back).
 
 :mod:`pickle` and :mod:`joblib` also work on fitted ferkit estimators, as the scikit-learn
 convention expects, but unpickling runs code from the file: use them only for files you made

@@ -6,12 +6,14 @@ is it moved to the target name. Replacing an existing model uses Linux's
 ``renameat2(RENAME_EXCHANGE)``, which swaps the two folders in one atomic step, so at every
 instant the target name holds either the complete old model or the complete new one. Where
 that call is unavailable (other systems, some network file systems) the old folder is first
-renamed aside and then the new one into place; a crash between those two renames leaves the
-old model under ``.<name>.ferkit-old-<pid>-<random>``.
+renamed aside, into ``.<name>.ferkit-old-<pid>-<random>/model``, and then the new one into
+place. An error between those two renames puts the old model back; a process killed there
+leaves the target missing, and the next save to it or load of it (:func:`recover`) moves the
+old model back once that process is gone.
 
 A failed save removes its temporary folder. A killed process cannot; its leftover is hidden,
-holds no ``ferkit.json`` (written last), so it never loads as a model, and the next save to
-the same target removes it once its process is gone.
+holds no ``ferkit.json`` until it is complete (the manifest is written last), and the next save
+to the same target removes it once its process is gone.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ def atomic_folder(target: Path, *, overwrite: bool, is_model_folder):
         If ``target`` exists and ``overwrite`` is False, or it is not a model folder.
     """
     target = Path(target)
+    # First: a model whose replacement a dead process left half done is still the model
+    # saved there, for the overwrite check as for a load.
+    recover(target, is_model_folder)
     _check_target(target, overwrite=overwrite, is_model_folder=is_model_folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(target)
@@ -94,13 +99,29 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     elif _exchange(tmp, target):
         shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous model
     else:
+        # Two renames. In between the target is missing; the old model waits in a hidden
+        # folder named after this process, so that recover() can tell, should this process
+        # die there, that nobody will finish the job, and put the old model back.
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_OLD_TAG}-{os.getpid()}-",
                                     dir=target.parent))
-        os.rename(target, old / "model")
+        aside = old / "model"
         try:
+            os.rename(target, aside)
             os.rename(tmp, target)
         except BaseException:
-            os.rename(old / "model", target)
+            # Checked on disk rather than by which call raised: an interrupt (Ctrl-C) may
+            # arrive just after a rename returned. With the new model in place, nothing to undo.
+            if aside.exists() and tmp.exists():
+                try:
+                    os.rename(aside, target)
+                except OSError as exc:
+                    # `old` is kept: it holds the only copy of the model.
+                    raise OSError(
+                        f"could not move the saved model to {target}, nor put the previous "
+                        f"model back ({exc}); it is kept in {aside}, and the next save to or "
+                        f"load of {target} moves it back once this process has exited."
+                    ) from exc
+            shutil.rmtree(old, ignore_errors=True)
             raise
         shutil.rmtree(old, ignore_errors=True)
     _fsync_dir(target.parent)
@@ -126,19 +147,66 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))  # pragma: no cover
 
 
+def recover(target: Path, is_model_folder) -> bool:
+    """Put back the model that a process killed between the two renames left aside.
+
+    Returns whether ``target`` exists now. Only folders of dead processes are touched: a live
+    one is inside its own replacement and finishes or undoes it itself.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``target`` is missing, a previous model was left aside, and it cannot be moved back
+        (a read-only folder...); the message names where it is.
+    """
+    target = Path(target)
+    if target.exists() or target.is_symlink():
+        return True
+    try:
+        kept = [entry / "model" for entry in _dead_leftovers(target, _OLD_TAG)
+                if is_model_folder(entry / "model")]
+        # One at most when every save recovers first; otherwise the newest is the model that
+        # was in place last.
+        model = max(kept, key=lambda path: path.stat().st_mtime_ns, default=None)
+    except OSError:  # an unreadable folder, or another process is recovering it right now
+        model = None
+    if model is None:
+        return target.exists()
+    try:
+        os.rename(model, target)
+    except OSError as exc:
+        if target.exists():
+            return True  # another process put it back first
+        raise FileNotFoundError(
+            f"No ferkit model at {target}: a save replacing it was interrupted, and the "
+            f"previous model, kept in {model}, cannot be moved back ({exc}). Move that "
+            f"folder to {target}."
+        ) from exc
+    shutil.rmtree(model.parent, ignore_errors=True)
+    _fsync_dir(target.parent)
+    return True
+
+
 def _remove_stale(target: Path) -> None:
     """Remove temporary folders of earlier saves to ``target`` whose process has died."""
     for tag in (_TMP_TAG, _OLD_TAG):
-        prefix = f".{target.name}.{tag}-"
-        for entry in target.parent.iterdir():
-            if not entry.name.startswith(prefix):
-                continue
-            pid = entry.name[len(prefix):].partition("-")[0]
-            if not pid.isdigit() or _alive(int(pid)):
-                continue
+        for entry in list(_dead_leftovers(target, tag)):
             if tag == _OLD_TAG and not target.exists():
                 continue  # the only copy of a model whose replacement was interrupted
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _dead_leftovers(target: Path, tag: str):
+    """Hidden folders of saves to ``target`` (of kind ``tag``) whose process has died."""
+    if not target.parent.is_dir():
+        return
+    prefix = f".{target.name}.{tag}-"
+    for entry in target.parent.iterdir():
+        if not entry.name.startswith(prefix):
+            continue
+        pid = entry.name[len(prefix):].partition("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            yield entry
 
 
 def _alive(pid: int) -> bool:

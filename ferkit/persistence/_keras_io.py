@@ -141,6 +141,11 @@ def architecture_json(model, *, file) -> str:
     return json.dumps(config, indent=1)
 
 
+def write_architecture(path: Path, architecture: str) -> None:
+    """Write the text made by :func:`architecture_json` to ``path``."""
+    Path(path).write_text(architecture, encoding="utf-8")
+
+
 @contextlib.contextmanager
 def _forced_safe_mode():
     # deserialize_keras_object's safe_mode argument is overridden by a process-wide

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ferkit.persistence import _codec, _format, _keras_io, _registry
+from ferkit.persistence import _atomic, _codec, _format, _keras_io, _registry
 
 
 def load(path: str | os.PathLike):
@@ -33,7 +33,9 @@ def load(path: str | os.PathLike):
     Raises
     ------
     FileNotFoundError
-        If the folder, its ``ferkit.json`` or a file it lists is missing.
+        If the folder, its ``ferkit.json`` or a file it lists is missing. (If a save that was
+        replacing the model died while the folder was moved aside, the folder is first put
+        back.)
     ValueError
         If a file is malformed, truncated or corrupted, was written by a newer ferkit format,
         names a class or Keras object that is not allowed, or its weights do not match the
@@ -59,7 +61,8 @@ def load(path: str | os.PathLike):
     folder = Path(path)
     if folder.name == _format.MANIFEST_FILE and folder.is_file():
         folder = folder.parent
-    if not folder.exists():
+    # A save that replaced the model and was killed halfway may have left it aside: put back.
+    if not folder.exists() and not _atomic.recover(folder, _is_model_folder):
         raise FileNotFoundError(f"No ferkit model at {folder}: the folder does not exist.")
     if not folder.is_dir():
         raise ValueError(f"{folder} is a file; a ferkit model is a folder (see ferkit.save).")
@@ -77,6 +80,10 @@ def load(path: str | os.PathLike):
         f"{manifest_file}: the estimator must be a {_registry.PIPELINE} or a "
         f"{_registry.CLASSIFIER}; got {_short(spec)}."
     )
+
+
+def _is_model_folder(path: Path) -> bool:
+    return (path / _format.MANIFEST_FILE).is_file()
 
 
 def _short(value) -> str:
@@ -162,6 +169,15 @@ class _Reader:
 
         params = self.params(Pipeline, spec, "estimator")
         params.pop("steps", None)
+        memory = params.get("memory")
+        if memory is not None:
+            # Pipeline.fit would unpickle (run code from) whatever joblib cache files sit in
+            # that folder; ferkit.save never writes one.
+            raise ValueError(
+                f"{self.file}: estimator.params.memory is {_short(memory)}, a joblib cache "
+                "location, which loads pickles when the pipeline is fitted; model files never "
+                "set it. Refusing to load it."
+            )
         steps = []
         for index, entry in enumerate(spec["steps"]):
             where = f"estimator.steps[{index}]"

@@ -60,6 +60,9 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         generator...). Nothing is written then.
     sklearn.exceptions.NotFittedError
         If the estimator or one of its steps is not fitted.
+    ValueError
+        If ``estimator`` is a pipeline with a ``memory`` (a joblib cache folder): set
+        ``memory=None`` first.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or it is not a model folder.
 
@@ -116,7 +119,7 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
     with _atomic.atomic_folder(path, overwrite=overwrite, is_model_folder=_is_model_folder) \
             as tmp:
         if classifier is not None:
-            (tmp / _keras_io.ARCHITECTURE_FILE).write_text(architecture, encoding="utf-8")
+            _keras_io.write_architecture(tmp / _keras_io.ARCHITECTURE_FILE, architecture)
             _keras_io.write_weights(classifier.model_, tmp / _keras_io.WEIGHTS_FILE,
                                     weights_dtype=weights_dtype,
                                     include_optimizer=include_optimizer)
@@ -150,6 +153,14 @@ def _describe(estimator, arrays: dict) -> tuple[dict, object]:
 def _describe_pipeline(pipeline, arrays: dict) -> tuple[dict, object]:
     params = pipeline.get_params(deep=False)
     steps = params.pop("steps")
+    if params.get("memory") is not None:
+        # A cache folder is a place on one machine, and joblib unpickles what it finds there
+        # when the pipeline is fitted: ferkit.load refuses it, so it is not written either.
+        raise ValueError(
+            f"Pipeline parameter 'memory' is {_short(params['memory'])}: ferkit.save does not "
+            "store a joblib cache location. It only matters for fitting: call "
+            "set_params(memory=None) before saving."
+        )
     described, classifier = [], None
     for index, (step_name, step) in enumerate(steps):
         where = f"Pipeline step {step_name!r}"
@@ -214,6 +225,11 @@ def _describe_transformer(step, name: str, where: str, arrays: dict) -> dict:
 def _encode_params(params: dict, where: str, arrays: dict) -> dict:
     return {key: _codec.encode(value, where=f"{where} parameter {key!r}", arrays=arrays)
             for key, value in params.items()}
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) < 120 else text[:117] + "..."
 
 
 def _unsupported_step(step, where: str) -> TypeError:
