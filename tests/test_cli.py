@@ -191,11 +191,16 @@ def test_bad_input_exits_2_with_one_line(args, message, tmp_path, monkeypatch):
     assert not (tmp_path / "out" / "model").exists()
 
 
-def test_usage_errors_exit_2():
+def test_usage_errors_exit_2_with_one_line():
     status, _, stderr = run_cli("demo", "--epochs", "many")
     assert status == 2 and "invalid int value: 'many'" in stderr
+    assert stderr == (
+        "ferkit demo: error: argument --epochs: invalid int value: 'many' "
+        "(see 'ferkit demo --help')\n"
+    )
     status, _, stderr = run_cli("evaluate", "--sample")
     assert status == 2 and "one of the arguments --model --pretrained is required" in stderr
+    assert stderr.count("\n") == 1 and "usage:" not in stderr
 
 
 def test_debug_shows_the_traceback(tmp_path):

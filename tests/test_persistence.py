@@ -501,3 +501,28 @@ def test_classes_must_match_the_network(saved, tmp_path):
     (folder / "ferkit.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match=r"model.json has 3 outputs but .*ferkit.json lists 4"):
         load(folder)
+
+
+@pytest.mark.parametrize("step, key, value", [
+    (4, "X_shape", []),  # the classifier
+    (4, "X_shape", [None, None, 48]),
+    (4, "n_features_in", 100),
+    (3, "image_shape_", []),  # ImageReshaper
+    (3, "image_shape_", None),
+    (3, "image_shape_", [48, 47, 1]),
+    (0, "_sample_shape", [0, 48]),  # PixelScaler
+    (3, None, None),  # the whole state dropped
+    (1, None, None),  # ... of a scikit-learn step
+])
+def test_inconsistent_restored_state_is_refused_at_load(saved, tmp_path, step, key, value):
+    """A state that would only fail at the first prediction (in NumPy or scikeras) fails here."""
+    folder = _copy(saved["pipe"], tmp_path)
+    manifest = json.loads((folder / "ferkit.json").read_text())
+    entry = manifest["estimator"]["steps"][step]
+    if key is None:
+        entry["state"] = {}
+    else:
+        entry["state"][key] = value
+    (folder / "ferkit.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=rf"ferkit\.json: estimator\.steps\[{step}\]\.state is"):
+        load(folder)

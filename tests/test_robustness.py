@@ -88,13 +88,7 @@ def is_clear(exc: BaseException) -> bool:
 #: Failures already reported to the module's owner, tallied as "known issue" instead of failing
 #: the suite: (regular expression matched against the case and the failure, the report).
 #: Remove an entry when its fix lands; a case that then passes counts as passed.
-KNOWN_ISSUES: list[tuple[str, str]] = [
-    (r"load\(ferkit\.json with estimator/steps/\d+/state\b.*wrong result",
-     "ferkit.load does not check the fitted state it restores: X_shape = [] or [None, None, 48]"
-     " in the classifier's, image_shape_ = [] or None in ImageReshaper's, or state = {} are "
-     "accepted, and the loaded pipeline then fails at predict (in scikeras, NumPy, or with "
-     "NotFittedError); reported to the persistence owner"),
-]
+KNOWN_ISSUES: list[tuple[str, str]] = []
 
 
 def _known_issue(text: str) -> str | None:

@@ -23,11 +23,18 @@ INPUT_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, NotAD
                 IsADirectoryError, KeyError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (argparse prints the whole usage first)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``ferkit`` argument parser with every available subcommand."""
     from ferkit import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ferkit",
         description="Facial expression recognition that fits the scikit-learn ecosystem.",
     )

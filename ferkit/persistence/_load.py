@@ -7,8 +7,12 @@ import os
 from pathlib import Path
 
 import numpy as np
+from sklearn.exceptions import NotFittedError
 
 from ferkit.persistence import _atomic, _codec, _format, _keras_io, _registry
+
+#: Fitted attributes that hold the shape of one sample; each must account for every feature.
+_SHAPE_STATE = ("image_shape_", "_sample_shape")
 
 
 def load(path: str | os.PathLike):
@@ -209,6 +213,10 @@ class _Reader:
         for key, value in state.items():
             _registry.check_state_name(cls, key, file=self.file)
             setattr(estimator, key, value)
+        try:
+            _check_restored_shapes(estimator)
+        except (NotFittedError, TypeError, ValueError) as exc:
+            raise ValueError(f"{self.file}: {where}.state is incomplete or malformed: {exc}") from exc
         return estimator
 
     def classifier(self, entry: dict, where: str):
@@ -238,3 +246,35 @@ class _Reader:
                 f"{self.file} records images of shape {tuple(classifier.image_shape_)}."
             )
         return classifier
+
+
+def _check_restored_shapes(estimator) -> None:
+    """Refuse a restored state that would only fail later, deep inside ``transform``.
+
+    The state comes from a file, so it may say anything: a shape of ``[]`` or ``None`` would
+    reach NumPy's reshape at the first prediction. Checked here: the estimator counts as
+    fitted, and every per-sample shape it holds is 1 to 3 positive integers whose product is
+    its ``n_features_in_``.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is not None and (
+        not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1
+    ):
+        raise ValueError(f"n_features_in_ must be a positive integer; got {n_features!r}")
+    for name in _SHAPE_STATE:
+        if not hasattr(estimator, name):
+            continue
+        shape = getattr(estimator, name)
+        if not (
+            isinstance(shape, list | tuple) and 1 <= len(shape) <= 3
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+        ):
+            raise ValueError(f"{name} must be 1 to 3 positive integers; got {shape!r}")
+        if n_features is not None and int(np.prod(shape)) != n_features:
+            raise ValueError(
+                f"{name} {list(shape)} does not hold the n_features_in_ = {n_features} values "
+                "of one sample"
+            )
