@@ -216,7 +216,9 @@ class _Reader:
         try:
             _check_restored_shapes(estimator)
         except (NotFittedError, TypeError, ValueError) as exc:
-            raise ValueError(f"{self.file}: {where}.state is incomplete or malformed: {exc}") from exc
+            raise ValueError(
+                f"{self.file}: {where}.state is incomplete or malformed: {exc}"
+            ) from exc
         return estimator
 
     def classifier(self, entry: dict, where: str):
