@@ -118,3 +118,22 @@ def test_parser_and_model_selection_stay_light():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_tune_processes_share_one_study_through_storage(tmp_path, capsys):
+    """Two `ferkit tune` runs on one --storage/--study-name: --trials is the study's total."""
+    import optuna
+
+    import ferkit
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    common = ["tune", "--sample", "--emotions", "happy,sad", "--max-samples", "40", "--cv", "2",
+              *TINY, "--storage", url, "--study-name", "shared"]
+    assert main([*common, "--trials", "2", "--out", str(tmp_path / "w1")]) == 0
+    assert main([*common, "--trials", "3", "--out", str(tmp_path / "w2")]) == 0  # one more
+    capsys.readouterr()
+    study = optuna.load_study(study_name="shared", storage=url)
+    assert [t.number for t in study.trials] == [0, 1, 2]  # each trial ran once
+    assert all(t.state.is_finished() for t in study.trials)
+    for worker in ("w1", "w2"):
+        assert ferkit.load(tmp_path / worker / "model").named_steps["clf"].filters == (4,)
