@@ -7,6 +7,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import os
+import select
+import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +66,22 @@ def shared_archive():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def kill_when_printed():
+    """Run a command and SIGKILL it once it prints a given line: a crash at a known point."""
+
+    def run(argv, line: str, *, timeout: float = 240, **popen) -> None:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, **popen)
+        try:
+            ready, _, _ = select.select([proc.stdout], [], [], timeout)
+            assert ready and proc.stdout.readline().strip() == line
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait(timeout=60)
+            proc.stdout.close()
+        assert proc.returncode == -signal.SIGKILL
+
+    return run

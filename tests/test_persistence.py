@@ -8,9 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
@@ -325,21 +323,13 @@ _KILL_BEFORE_MOVE = """
 @pytest.mark.parametrize("setup, complete", [(_KILL_IN_WEIGHTS, False),
                                              (_KILL_BEFORE_MOVE, True)],
                          ids=["in-weights", "before-move"])
-def test_killed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path, setup, complete):
+def test_killed_save_keeps_the_previous_model(saved, clf, pipe, X, tmp_path, setup, complete,
+                                              kill_when_printed):
     target = _copy(saved["clf"], tmp_path)
     script = "import time\nimport ferkit\n" + textwrap.dedent(setup).format(
         pipe=str(saved["pipe"])) + f"ferkit.save(estimator, {str(target)!r}, overwrite=True)\n"
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, cwd=tmp_path, env=ENV)
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 240)
-        assert ready and proc.stdout.readline().strip() == "stopped"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when_printed([sys.executable, "-c", script], "stopped", stderr=subprocess.DEVNULL,
+                      cwd=tmp_path, env=ENV)
 
     visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert visible == [target.name]

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import select
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -402,21 +400,12 @@ save(Pipeline([("mm", MinMaxScaler())]).fit(np.eye(3)), sys.argv[1], overwrite=T
 """
 
 
-def test_load_puts_back_a_model_left_aside_by_a_killed_save(tmp_path, rng):
+def test_load_puts_back_a_model_left_aside_by_a_killed_save(tmp_path, rng, kill_when_printed):
     X = _pixels(rng, d=3)
     first = Pipeline([("std", StandardScaler())]).fit(X)
     target = save(first, tmp_path / "m")
-    proc = subprocess.Popen([sys.executable, "-c", _DIE_BETWEEN_RENAMES, str(target)],
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
-    try:
-        ready, _, _ = select.select([proc.stdout], [], [], 120)
-        assert ready and proc.stdout.readline().strip() == "aside"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait(timeout=60)
-        proc.stdout.close()
-    assert proc.returncode == -signal.SIGKILL
+    kill_when_printed([sys.executable, "-c", _DIE_BETWEEN_RENAMES, str(target)], "aside",
+                      timeout=120, cwd=REPO)
     left = sorted(p.name.split("-")[1] for p in tmp_path.iterdir())
     assert left == ["old", "tmp"]  # the target is missing: the killed save was in the window
 
