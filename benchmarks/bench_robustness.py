@@ -40,11 +40,18 @@ CORPUS = "tests/test_robustness.py"
 #: The persistence tests that interrupt a save (by name), and what each shows.
 FAULT_TESTS = {
     "test_failed_save_keeps_the_previous_model":
-        "an exception while the weights are written (disk full): previous model loads, "
+        "an exception at this step of the save (the id names it): previous model loads, "
         "predictions unchanged, no leftovers",
     "test_killed_save_keeps_the_previous_model":
-        "the saving process killed (SIGKILL) mid-save: previous model loads, predictions "
+        "the saving process killed (SIGKILL) at this point: previous model loads, predictions "
         "unchanged; the next save clears the dead process's temporary folder",
+    "test_failed_second_rename_puts_the_previous_model_back":
+        "fallback without an atomic exchange: a failure or interrupt between its two renames "
+        "puts the previous model back",
+    "test_load_puts_back_a_model_left_aside_by_a_killed_save":
+        "fallback: a save killed between its two renames; load puts the previous model back",
+    "test_next_save_puts_back_a_model_left_aside_by_a_dead_process":
+        "fallback: the next save recovers a model a dead process left aside",
     "test_overwrite_replaces_the_model_and_leaves_nothing_behind":
         "a successful overwrite leaves only the new model",
     "test_stale_temporary_folders_of_dead_processes_are_removed":
