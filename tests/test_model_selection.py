@@ -415,3 +415,40 @@ def test_trial_created_in_a_race_past_n_trials_trains_nothing(faces, tmp_path):
     search.fit(X, y)  # the study is full: no trial, and the surplus one is not a result
     assert search.cv_results_["trial_number"].tolist() == [0]
     assert search.n_trials_ == 1
+
+
+@pytest.mark.parametrize("message", [
+    "table studies already exists",
+    "(sqlite3.IntegrityError) UNIQUE constraint failed: alembic_version.version_num",
+    "(sqlite3.OperationalError) database is locked",
+])
+def test_opening_storage_retries_when_workers_race_to_create_it(monkeypatch, message):
+    from ferkit.model_selection import _optuna_search
+
+    calls = []
+
+    def flaky(url, **kwargs):
+        calls.append(url)
+        if len(calls) < 3:
+            raise RuntimeError(message)
+        return "storage"
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", flaky)
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    assert _optuna_search._open_rdb_storage("sqlite:///x.db") == "storage"
+    assert len(calls) == 3
+
+
+def test_opening_storage_does_not_retry_other_errors(monkeypatch):
+    from ferkit.model_selection import _optuna_search
+
+    calls = []
+
+    def broken(url, **kwargs):
+        calls.append(url)
+        raise RuntimeError("unable to open database file")
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
+    with pytest.raises(RuntimeError, match="unable to open"):
+        _optuna_search._open_rdb_storage("sqlite:///x.db")
+    assert len(calls) == 1

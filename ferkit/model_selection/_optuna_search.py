@@ -772,11 +772,21 @@ def _cv_results(trials, space: _SearchSpace, n_splits: int) -> dict:
     return results
 
 
+#: What the loser of a race to create a new study database sees (SQLAlchemy's messages).
+_SCHEMA_RACE_MESSAGES = (
+    "already exists",  # both created the tables
+    "UNIQUE constraint failed: alembic_version",  # both stamped the schema version (SQLite)
+    "duplicate key value violates unique constraint",  # the same on PostgreSQL
+    "database is locked",  # SQLite busy with the other's schema transaction
+)
+
+
 def _open_rdb_storage(url: str, attempts: int = 5, **kwargs):
     """``RDBStorage(url)``, retried when another worker is creating the same schema.
 
-    Workers started together on a new database race to create Optuna's tables; the loser
-    sees "table ... already exists". The tables are complete a moment later, so try again.
+    Workers started together on a new database race to create Optuna's tables and stamp
+    their version; the loser gets one of :data:`_SCHEMA_RACE_MESSAGES`. The schema is
+    complete a moment later, so try again.
     """
     import time
 
@@ -784,7 +794,8 @@ def _open_rdb_storage(url: str, attempts: int = 5, **kwargs):
         try:
             return optuna.storages.RDBStorage(url, **kwargs)
         except Exception as exc:
-            if "already exists" not in str(exc) or attempt == attempts - 1:
+            raced = any(message in str(exc) for message in _SCHEMA_RACE_MESSAGES)
+            if not raced or attempt == attempts - 1:
                 raise
             time.sleep(0.5 * (attempt + 1))
     raise AssertionError("unreachable")  # pragma: no cover
