@@ -452,3 +452,25 @@ def test_opening_storage_does_not_retry_other_errors(monkeypatch):
     with pytest.raises(RuntimeError, match="unable to open"):
         _optuna_search._open_rdb_storage("sqlite:///x.db")
     assert len(calls) == 1
+
+
+def test_default_pruner_stops_a_hopeless_trial(faces, tmp_path):
+    """pruning=True (Optuna's median rule) stops a trial whose validation loss is far worse."""
+    from ferkit import FacialExpressionClassifier
+
+    X, y = faces
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="median", storage=url, direction="maximize")
+    # Five sane trials for the median (the rule's startup), then one that cannot learn.
+    for rate in [0.01] * 5 + [50.0]:
+        study.enqueue_trial({"learning_rate": rate})
+    search = OptunaSearchCV(
+        FacialExpressionClassifier(**dict(TINY_CLF, epochs=4)),
+        {"learning_rate": FloatDistribution(1e-3, 100.0, log=True)},
+        n_trials=12, cv=2, pruning=True, storage=url, study_name="median", refit=False,
+        random_state=0,
+    ).fit(X / 255.0, y)
+    states = search.cv_results_["state"].tolist()
+    assert states[:5] == ["COMPLETE"] * 5
+    assert states[5] == "PRUNED"
+    assert search.cv_results_["pruned"].tolist() == [False] * 5 + [True]
