@@ -110,12 +110,13 @@ def _not_plain(value, where: str) -> TypeError:
         hint = " It is Python code, and a ferkit model file holds data only, never code."
     return TypeError(
         f"{where} holds a {type(value).__module__}.{type(value).__qualname__} object "
-        f"({_short_repr(value)}), which ferkit.save cannot store: model files hold only "
+        f"({short_repr(value)}), which ferkit.save cannot store: model files hold only "
         f"plain values (None, bool, numbers, strings, lists, tuples, dicts, NumPy arrays).{hint}"
     )
 
 
-def _short_repr(value, limit: int = 60) -> str:
+def short_repr(value, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters for error messages."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -187,7 +188,7 @@ def decode(data, *, where: str, arrays: Mapping[str, np.ndarray], file):
     except (TypeError, ValueError) as exc:
         if isinstance(exc, _MalformedError):
             raise
-        raise _malformed(file, where, f"malformed {tag!r} value {_short_repr(payload)}") from exc
+        raise _malformed(file, where, f"malformed {tag!r} value {short_repr(payload)}") from exc
     if payload not in arrays:
         raise _malformed(file, where, f"array {payload!r} is missing from arrays.npz")
     array = arrays[payload]

@@ -170,3 +170,8 @@ def verify_file(folder: Path, manifest: dict, name: str) -> Path:
             f"recorded in {MANIFEST_FILE}). Restore the model folder from a good copy."
         )
     return path
+
+
+def is_model_folder(path: Path) -> bool:
+    """Whether ``path`` holds a saved model (its manifest is written last, so it is whole)."""
+    return (Path(path) / MANIFEST_FILE).is_file()

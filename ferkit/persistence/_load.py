@@ -66,7 +66,7 @@ def load(path: str | os.PathLike):
     if folder.name == _format.MANIFEST_FILE and folder.is_file():
         folder = folder.parent
     # A save that replaced the model and was killed halfway may have left it aside: put back.
-    if not folder.exists() and not _atomic.recover(folder, _is_model_folder):
+    if not folder.exists() and not _atomic.recover(folder, _format.is_model_folder):
         raise FileNotFoundError(f"No ferkit model at {folder}: the folder does not exist.")
     if not folder.is_dir():
         raise ValueError(f"{folder} is a file; a ferkit model is a folder (see ferkit.save).")
@@ -82,17 +82,8 @@ def load(path: str | os.PathLike):
         return reader.classifier(spec, "estimator")
     raise ValueError(
         f"{manifest_file}: the estimator must be a {_registry.PIPELINE} or a "
-        f"{_registry.CLASSIFIER}; got {_short(spec)}."
+        f"{_registry.CLASSIFIER}; got {_codec.short_repr(spec, 120)}."
     )
-
-
-def _is_model_folder(path: Path) -> bool:
-    return (path / _format.MANIFEST_FILE).is_file()
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) < 120 else text[:117] + "..."
 
 
 def _check_classes(spec, file) -> None:
@@ -106,7 +97,9 @@ def _check_classes(spec, file) -> None:
         entries += steps
     for entry in entries:
         if not isinstance(entry, dict):
-            raise ValueError(f"{file}: expected an estimator entry, got {_short(entry)}.")
+            raise ValueError(
+                f"{file}: expected an estimator entry, got {_codec.short_repr(entry, 120)}."
+            )
         name = entry.get("class")
         if entry is not spec and name == _registry.PASSTHROUGH:
             continue
@@ -141,7 +134,10 @@ class _Reader:
     def mapping(self, entry: dict, key: str, where: str) -> dict:
         value = entry.get(key, {})
         if not isinstance(value, dict):
-            raise ValueError(f"{self.file}: {where}.{key} must be an object; got {_short(value)}.")
+            raise ValueError(
+                f"{self.file}: {where}.{key} must be an object; got "
+                f"{_codec.short_repr(value, 120)}."
+            )
         return {k: self.decode(v, f"{where}.{key}.{k}") for k, v in value.items()}
 
     def params(self, cls: type, entry: dict, where: str) -> dict:
@@ -178,7 +174,8 @@ class _Reader:
             # Pipeline.fit would unpickle (run code from) whatever joblib cache files sit in
             # that folder; ferkit.save never writes one.
             raise ValueError(
-                f"{self.file}: estimator.params.memory is {_short(memory)}, a joblib cache "
+                f"{self.file}: estimator.params.memory is {_codec.short_repr(memory, 120)}, "
+                "a joblib cache "
                 "location, which loads pickles when the pipeline is fitted; model files never "
                 "set it. Refusing to load it."
             )

@@ -116,7 +116,7 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
             classifier.model_, file=path / _keras_io.ARCHITECTURE_FILE
         )
 
-    with _atomic.atomic_folder(path, overwrite=overwrite, is_model_folder=_is_model_folder) \
+    with _atomic.atomic_folder(path, overwrite=overwrite, is_model_folder=_format.is_model_folder) \
             as tmp:
         if classifier is not None:
             _keras_io.write_architecture(tmp / _keras_io.ARCHITECTURE_FILE, architecture)
@@ -130,10 +130,6 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         # Last: a folder with a manifest is complete.
         _format.write_manifest(tmp, manifest)
     return path
-
-
-def _is_model_folder(path: Path) -> bool:
-    return (path / _format.MANIFEST_FILE).is_file()
 
 
 def _describe(estimator, arrays: dict) -> tuple[dict, object]:
@@ -157,7 +153,8 @@ def _describe_pipeline(pipeline, arrays: dict) -> tuple[dict, object]:
         # A cache folder is a place on one machine, and joblib unpickles what it finds there
         # when the pipeline is fitted: ferkit.load refuses it, so it is not written either.
         raise ValueError(
-            f"Pipeline parameter 'memory' is {_short(params['memory'])}: ferkit.save does not "
+            f"Pipeline parameter 'memory' is {_codec.short_repr(params['memory'], 120)}: "
+            "ferkit.save does not "
             "store a joblib cache location. It only matters for fitting: call "
             "set_params(memory=None) before saving."
         )
@@ -225,11 +222,6 @@ def _describe_transformer(step, name: str, where: str, arrays: dict) -> dict:
 def _encode_params(params: dict, where: str, arrays: dict) -> dict:
     return {key: _codec.encode(value, where=f"{where} parameter {key!r}", arrays=arrays)
             for key, value in params.items()}
-
-
-def _short(value) -> str:
-    text = repr(value)
-    return text if len(text) < 120 else text[:117] + "..."
 
 
 def _unsupported_step(step, where: str) -> TypeError:
