@@ -695,19 +695,12 @@ class FacialExpressionClassifier(KerasClassifier):
         est.y_dtype_ = np.dtype(state["y_dtype"])
         est.y_ndim_ = int(state["y_ndim"])
         est.target_type_ = state["target_type"]
-        # The state comes from a file: its shapes must agree, or predict would fail deep in
-        # scikeras or NumPy instead of at load.
-        if est.X_shape_[1:] != est.image_shape_ or len(est.image_shape_) != 3 or min(
-            est.image_shape_
-        ) < 1:
+        # The state comes from a file: scikeras' record of the batch shape must match the
+        # images (ferkit.load checks image_shape_ against n_features_in_ for every step).
+        if len(est.X_shape_) != 4 or est.X_shape_[1:] != est.image_shape_:
             raise ValueError(
                 f"X_shape {list(est.X_shape_)} and image_shape {list(est.image_shape_)} do not "
                 "describe one batch of (height, width, channels) images"
-            )
-        if est.n_features_in_ != math.prod(est.image_shape_):
-            raise ValueError(
-                f"n_features_in {est.n_features_in_} is not the {math.prod(est.image_shape_)} "
-                f"pixels of an image of shape {list(est.image_shape_)}"
             )
         est.history_ = {k: list(v) for k, v in state["history"].items()}
         est._random_state = params.get("random_state") if isinstance(

@@ -227,7 +227,8 @@ class _Reader:
         model = _keras_io.read_model(architecture, weights)
         try:
             classifier = cls._from_fitted_state(params, state, model)
-        except (KeyError, TypeError, ValueError) as exc:
+            _check_restored_shapes(classifier)
+        except (KeyError, TypeError, ValueError, NotFittedError) as exc:
             raise ValueError(
                 f"{self.file}: {where}.state is incomplete or malformed: {exc!r}"
             ) from exc
