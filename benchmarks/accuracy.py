@@ -212,7 +212,8 @@ def cmd_report(args) -> int:
              "F1": f"{v['f1-score']:.3f}", "support": int(v["support"])}
             for c, v in r["per_class"].items()
         ]
-        details.append(f"### {r['task']} / {r['preset']}\n\n{markdown_table(per_class)}\n")
+        details.append(f"### {r['task']} / {r['preset']} / {r['epochs_run']} epochs\n\n"
+                       f"{markdown_table(per_class)}\n")
     if not rows:
         print(f"no finished runs recorded in {RECORDS.relative_to(ROOT)}")
         return 1
