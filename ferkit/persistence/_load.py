@@ -175,9 +175,8 @@ class _Reader:
             # that folder; ferkit.save never writes one.
             raise ValueError(
                 f"{self.file}: estimator.params.memory is {_codec.short_repr(memory, 120)}, "
-                "a joblib cache "
-                "location, which loads pickles when the pipeline is fitted; model files never "
-                "set it. Refusing to load it."
+                "a joblib cache location, which loads pickles when the pipeline is fitted; "
+                "model files never set it. Refusing to load it."
             )
         steps = []
         for index, entry in enumerate(spec["steps"]):

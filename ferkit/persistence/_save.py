@@ -154,9 +154,8 @@ def _describe_pipeline(pipeline, arrays: dict) -> tuple[dict, object]:
         # when the pipeline is fitted: ferkit.load refuses it, so it is not written either.
         raise ValueError(
             f"Pipeline parameter 'memory' is {_codec.short_repr(params['memory'], 120)}: "
-            "ferkit.save does not "
-            "store a joblib cache location. It only matters for fitting: call "
-            "set_params(memory=None) before saving."
+            "ferkit.save does not store a joblib cache location. It only matters for "
+            "fitting: call set_params(memory=None) before saving."
         )
     described, classifier = [], None
     for index, (step_name, step) in enumerate(steps):
