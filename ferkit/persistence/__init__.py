@@ -2,7 +2,9 @@
 
 :func:`save` writes a fitted :class:`~ferkit.FacialExpressionClassifier`, or a fitted
 :class:`~sklearn.pipeline.Pipeline` of ferkit and scikit-learn transformers ending in one, to a
-folder; :func:`load` reads it back, in any later process, predicting exactly as before.
+folder; :func:`load` reads it back, in any later process, predicting exactly as before. A
+:class:`~sklearn.ensemble.VotingClassifier` of classifiers (alone, or as a pipeline's last
+step) is saved too, with one network file pair per member.
 
 Folder layout
 -------------
@@ -12,6 +14,8 @@ Folder layout
         ferkit.json        manifest: format, versions, estimator, training summary, checksums
         model.json         Keras architecture of the network (``model.to_json()``)
         model.weights.h5   network weights, HDF5 (``model.save_weights``)
+        model-2.json       an ensemble's second network (and so on, up to model-16.*);
+        model-2.weights.h5 its classifier's entry names them under ``network``
         arrays.npz         NumPy arrays of fitted transformers (StandardScaler means...);
                            only when there are some; written with allow_pickle=False
 
@@ -21,8 +25,10 @@ Folder layout
   ``1`` and refuses newer versions with a message asking to upgrade);
 - ``written_by``: versions of ferkit, Python, NumPy, scikit-learn, Keras (and its backend)
   and TensorFlow that wrote the folder;
-- ``estimator``: the class name (``"ferkit.FacialExpressionClassifier"`` or
-  ``"sklearn.pipeline.Pipeline"``), its parameters and, for a pipeline, its ``steps``: each
+- ``estimator``: the class name (``"ferkit.FacialExpressionClassifier"``,
+  ``"sklearn.ensemble.VotingClassifier"`` or ``"sklearn.pipeline.Pipeline"``), its
+  parameters and, for an ensemble, its ``estimators`` (and ``state``: its ``classes``); for
+  a pipeline, its ``steps``: each
   with ``name``, ``class`` (e.g. ``"ferkit.preprocessing.PixelScaler"``), ``params`` and
   fitted ``state``. The classifier's state holds ``classes``, the image shape, the training
   ``history``, and the dtypes it was fitted on. Values that JSON cannot express exactly are
@@ -31,15 +37,18 @@ Folder layout
 - ``summary`` (with a classifier): ``classes``, ``input_shape`` of the network
   (height, width, channels), ``n_features_in``, ``epochs_run`` and ``final_metrics`` (the
   last epoch's loss, accuracy, and validation loss and accuracy when there was validation
-  data);
-- ``network``: file names, ``weights_dtype`` (``"float32"`` or ``"float16"``) and whether the
-  optimizer state is stored;
+  data); for an ensemble, ``epochs_run`` and ``final_metrics`` of each network in a list,
+  ``networks``;
+- ``network``: file names (of the first network), ``weights_dtype`` (``"float32"`` or
+  ``"float16"``), whether the optimizer state is stored, and for an ensemble the ``count``
+  of networks;
 - ``files``: size and SHA-256 of each other file, checked before anything is read.
 
 Safety
 ------
 Loading executes nothing from the folder. There is no pickle on the load path. Only classes on
-an allow-list are built (the classifier, ``Pipeline``, ferkit's preprocessing transformers and
+an allow-list are built (the classifier, ``Pipeline``, ``VotingClassifier``, ferkit's
+preprocessing transformers and
 scikit-learn's ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``, ``RobustScaler`` and
 ``Normalizer``); other steps are refused when saving, and refused by name when loading, without
 importing them. A pipeline's ``memory`` (a joblib cache folder, whose files are unpickled when

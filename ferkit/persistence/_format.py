@@ -26,8 +26,22 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "ferkit.json"
 ARRAYS_FILE = "arrays.npz"
 
+#: Most networks one model folder holds (an ensemble's members).
+MAX_NETWORKS = 16
+
+
+def network_files(index: int) -> tuple[str, str]:
+    """Architecture and weights file names of the folder's ``index``-th network (from 0).
+
+    The first keeps the single-network names, so a one-network folder reads as it always did.
+    """
+    if index == 0:
+        return ARCHITECTURE_FILE, WEIGHTS_FILE
+    return f"model-{index + 1}.json", f"model-{index + 1}.weights.h5"
+
+
 #: Files a manifest may list, besides itself. Fixed names: a manifest cannot point elsewhere.
-DATA_FILES = (ARCHITECTURE_FILE, WEIGHTS_FILE, ARRAYS_FILE)
+DATA_FILES = (*(name for i in range(MAX_NETWORKS) for name in network_files(i)), ARRAYS_FILE)
 
 _REQUIRED_KEYS = ("format", "format_version", "written_by", "estimator", "files")
 
@@ -138,7 +152,9 @@ def read_manifest(folder: Path) -> dict:
         isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values()
     ):
         raise ValueError(
-            f"{file}: \"files\" must map some of {list(DATA_FILES)} to their sha256; "
+            f"{file}: \"files\" must map some of {list(DATA_FILES[:2])}, "
+            f"model-N.json and model-N.weights.h5 (N = 2..{MAX_NETWORKS}) and "
+            f"{ARRAYS_FILE} to their sha256; "
             f"got {files!r:.200}."
         )
     return manifest

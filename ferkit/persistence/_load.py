@@ -31,7 +31,7 @@ def load(path: str | os.PathLike):
 
     Returns
     -------
-    FacialExpressionClassifier or sklearn.pipeline.Pipeline
+    FacialExpressionClassifier, sklearn.ensemble.VotingClassifier or sklearn.pipeline.Pipeline
         The fitted estimator, predicting as it did when saved.
 
     Raises
@@ -80,33 +80,48 @@ def load(path: str | os.PathLike):
         return reader.pipeline(spec)
     if isinstance(spec, dict) and spec.get("class") == _registry.CLASSIFIER:
         return reader.classifier(spec, "estimator")
+    if isinstance(spec, dict) and spec.get("class") == _registry.VOTING:
+        return reader.voting(spec, "estimator")
     raise ValueError(
-        f"{manifest_file}: the estimator must be a {_registry.PIPELINE} or a "
-        f"{_registry.CLASSIFIER}; got {_codec.short_repr(spec, 120)}."
+        f"{manifest_file}: the estimator must be a {_registry.PIPELINE}, a "
+        f"{_registry.VOTING} or a {_registry.CLASSIFIER}; got {_codec.short_repr(spec, 120)}."
     )
 
 
+#: Containers, and the key of each that lists the entries it holds.
+_CHILDREN = {_registry.PIPELINE: "steps", _registry.VOTING: "estimators"}
+
+
 def _check_classes(spec, file) -> None:
-    """Refuse unknown classes anywhere in the estimator description, importing nothing."""
-    allowed = {_registry.PIPELINE, _registry.CLASSIFIER, *_registry.TRANSFORMERS}
-    entries = [spec]
-    if isinstance(spec, dict) and spec.get("class") == _registry.PIPELINE:
-        steps = spec.get("steps")
-        if not isinstance(steps, list) or not steps:
-            raise ValueError(f"{file}: a pipeline needs a non-empty list of \"steps\".")
-        entries += steps
-    for entry in entries:
+    """Refuse unknown classes anywhere in the estimator description, importing nothing.
+
+    Allowed nesting: a pipeline may end in an ensemble, an ensemble holds classifiers.
+    """
+    entries = [(spec, None)]
+    for entry, parent in entries:
         if not isinstance(entry, dict):
             raise ValueError(
                 f"{file}: expected an estimator entry, got {_codec.short_repr(entry, 120)}."
             )
         name = entry.get("class")
-        if entry is not spec and name == _registry.PASSTHROUGH:
+        if (parent, name) in ((_registry.PIPELINE, _registry.PASSTHROUGH),
+                              (_registry.VOTING, _registry.DROP)):
             continue
-        if entry is not spec and name == _registry.PIPELINE:
-            raise ValueError(f"{file}: nested pipelines are not supported.")
-        if name not in allowed:
+        if name not in _registry.ALLOWED:
             _registry.resolve(name, file=file)  # raises the allow-list error
+        if parent is not None and name in _CHILDREN and (
+            name == _registry.PIPELINE or parent == _registry.VOTING
+        ):
+            raise ValueError(
+                f"{file}: a {name} inside a {parent} is not supported (a pipeline may end in "
+                "a VotingClassifier of FacialExpressionClassifiers; nothing else nests)."
+            )
+        if name in _CHILDREN:
+            key = _CHILDREN[name]
+            children = entry.get(key)
+            if not isinstance(children, list) or not children:
+                raise ValueError(f"{file}: a {name} needs a non-empty list of \"{key}\".")
+            entries += [(child, name) for child in children]
 
 
 def _read_arrays(folder: Path, manifest: dict) -> dict[str, np.ndarray]:
@@ -127,6 +142,7 @@ class _Reader:
 
     def __init__(self, folder: Path, manifest: dict, file: Path, arrays: dict):
         self.folder, self.manifest, self.file, self.arrays = folder, manifest, file, arrays
+        self.networks_read: set[str] = set()
 
     def decode(self, data, where: str):
         return _codec.decode(data, where=where, arrays=self.arrays, file=self.file)
@@ -190,10 +206,11 @@ class _Reader:
                 if value not in (None, _registry.PASSTHROUGH):
                     raise ValueError(f"{self.file}: {where} has a bad passthrough {value!r}.")
                 steps.append((name, value))
-            elif cls_name == _registry.CLASSIFIER:
+            elif cls_name in (_registry.CLASSIFIER, _registry.VOTING):
                 if index != len(spec["steps"]) - 1:
                     raise ValueError(f"{self.file}: {where}: the classifier must be last.")
-                steps.append((name, self.classifier(entry, where)))
+                read = self.classifier if cls_name == _registry.CLASSIFIER else self.voting
+                steps.append((name, read(entry, where)))
             else:
                 steps.append((name, self.transformer(entry, where)))
         try:
@@ -221,8 +238,9 @@ class _Reader:
         cls = _registry.resolve(_registry.CLASSIFIER, file=self.file)
         params = self.params(cls, entry, where)
         state = self.mapping(entry, "state", where)
-        architecture = _format.verify_file(self.folder, self.manifest, _keras_io.ARCHITECTURE_FILE)
-        weights = _format.verify_file(self.folder, self.manifest, _keras_io.WEIGHTS_FILE)
+        architecture_file, weights_file = self.network_files(entry, where)
+        architecture = _format.verify_file(self.folder, self.manifest, architecture_file)
+        weights = _format.verify_file(self.folder, self.manifest, weights_file)
         model = _keras_io.read_model(architecture, weights)
         try:
             classifier = cls._from_fitted_state(params, state, model)
@@ -245,6 +263,81 @@ class _Reader:
                 f"{self.file} records images of shape {tuple(classifier.image_shape_)}."
             )
         return classifier
+
+
+    def network_files(self, entry: dict, where: str) -> tuple[str, str]:
+        """The classifier's network files: named in its entry, or the single-network ones."""
+        network = entry.get("network")
+        if network is None:
+            files = _format.network_files(0)
+        else:
+            files = (network.get("architecture"), network.get("weights")) \
+                if isinstance(network, dict) else None
+            if files not in [_format.network_files(i) for i in range(_format.MAX_NETWORKS)]:
+                raise ValueError(
+                    f"{self.file}: {where}.network must name the architecture and weights "
+                    "files of one network (model-N.json and model-N.weights.h5); got "
+                    f"{_codec.short_repr(network, 120)}."
+                )
+        if files[0] in self.networks_read:
+            raise ValueError(
+                f"{self.file}: {where} names the network files {list(files)}, which another "
+                "classifier of the model already uses."
+            )
+        self.networks_read.add(files[0])
+        return files
+
+    def voting(self, entry: dict, where: str):
+        from sklearn.preprocessing import LabelEncoder
+        from sklearn.utils import Bunch
+
+        cls = _registry.resolve(_registry.VOTING, file=self.file)
+        params = self.params(cls, entry, where)
+        params.pop("estimators", None)
+        members, fitted = [], []
+        for index, member in enumerate(entry["estimators"]):
+            member_where = f"{where}.estimators[{index}]"
+            name = member.get("name")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"{self.file}: {member_where} needs a \"name\".")
+            if member.get("class") == _registry.DROP:
+                members.append((name, _registry.DROP))
+                continue
+            if member.get("class") != _registry.CLASSIFIER:
+                raise ValueError(
+                    f"{self.file}: {member_where} must be a {_registry.CLASSIFIER} or "
+                    f"\"{_registry.DROP}\"; got {member.get('class')!r}."
+                )
+            fitted.append(self.classifier(member, member_where))
+            members.append((name, fitted[-1]))
+        state = self.mapping(entry, "state", where)
+        try:
+            dtype = np.dtype(state["classes_dtype"])
+            if dtype.kind not in "biuUO":
+                raise TypeError(f"classes_dtype {dtype} is not an integer or string type")
+            classes = np.asarray(state["classes"], dtype=dtype)
+            if classes.ndim != 1 or len(classes) < 2:
+                raise ValueError(f"classes must be a list of at least 2; got {classes!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{self.file}: {where}.state is incomplete or malformed: {exc!r}"
+            ) from exc
+        if not fitted:
+            raise ValueError(f"{self.file}: {where} has no member that is not dropped.")
+        for (name, member) in members:
+            if not isinstance(member, str) and len(member.classes_) != len(classes):
+                raise ValueError(
+                    f"{self.file}: {where} member {name!r} has {len(member.classes_)} classes "
+                    f"but the ensemble has {len(classes)}; the entries do not belong together."
+                )
+        ensemble = self.validated(cls(estimators=members, **params), where)
+        # The fitted attributes VotingClassifier.fit sets.
+        ensemble.le_ = LabelEncoder()
+        ensemble.le_.classes_ = classes
+        ensemble.classes_ = classes
+        ensemble.estimators_ = fitted
+        ensemble.named_estimators_ = Bunch(**dict(members))
+        return ensemble
 
 
 def _check_restored_shapes(estimator) -> None:

@@ -21,6 +21,9 @@ CLASSIFIER = "ferkit.FacialExpressionClassifier"
 #: The only container supported.
 PIPELINE = "sklearn.pipeline.Pipeline"
 
+#: An ensemble of classifiers, each with its own network files; alone or a pipeline's last step.
+VOTING = "sklearn.ensemble.VotingClassifier"
+
 #: Transformers allowed as pipeline steps. Their fitted state is every instance attribute
 #: that is not a parameter (public ``name_`` attributes and private ``_name`` ones).
 TRANSFORMERS: frozenset[str] = frozenset({
@@ -38,6 +41,12 @@ TRANSFORMERS: frozenset[str] = frozenset({
 #: Pipeline entries that are not estimators.
 PASSTHROUGH = "passthrough"
 
+#: Ensemble members left out of fitting (VotingClassifier's ``"drop"``).
+DROP = "drop"
+
+#: Every class a model file may name.
+ALLOWED: frozenset[str] = frozenset({CLASSIFIER, PIPELINE, VOTING, *TRANSFORMERS})
+
 # Fitted attributes are restored with setattr: public ones end in "_", private ones start with
 # one "_"; dunders and names of class attributes (methods, properties) are never set.
 _STATE_NAME = re.compile(r"^(_[A-Za-z][A-Za-z0-9_]*|[A-Za-z][A-Za-z0-9_]*_)$")
@@ -45,7 +54,7 @@ _STATE_NAME = re.compile(r"^(_[A-Za-z][A-Za-z0-9_]*|[A-Za-z][A-Za-z0-9_]*_)$")
 
 def supported() -> list[str]:
     """All class names a model file may contain, for error messages."""
-    return sorted({CLASSIFIER, PIPELINE, *TRANSFORMERS})
+    return sorted(ALLOWED)
 
 
 def resolve(name: str, *, file) -> type:
@@ -68,7 +77,7 @@ def resolve(name: str, *, file) -> type:
     ValueError
         If ``name`` is not allowed, or is allowed but missing from this installation.
     """
-    if not isinstance(name, str) or name not in {CLASSIFIER, PIPELINE, *TRANSFORMERS}:
+    if not isinstance(name, str) or name not in ALLOWED:
         raise ValueError(
             f"{file} names the estimator class {name!r}, which ferkit does not load: model "
             f"files may only contain {supported()}. Refusing to import it."
@@ -86,7 +95,7 @@ def resolve(name: str, *, file) -> type:
 def name_of(estimator) -> str | None:
     """The allow-listed public name of ``estimator``'s exact class, or None."""
     cls = type(estimator)
-    for name in sorted({CLASSIFIER, PIPELINE, *TRANSFORMERS}):
+    for name in sorted(ALLOWED):
         if name.rpartition(".")[2] != cls.__name__:
             continue
         try:

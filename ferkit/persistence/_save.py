@@ -14,7 +14,7 @@ from ferkit.persistence import _atomic, _codec, _format, _keras_io, _registry
 
 def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
          weights_dtype: str = "float32", include_optimizer: bool = True) -> Path:
-    """Save a fitted ferkit classifier or pipeline to a model folder.
+    """Save a fitted ferkit classifier, ensemble or pipeline to a model folder.
 
     The folder holds JSON and HDF5 files only (see :mod:`ferkit.persistence` for the layout)
     and is written atomically: into a temporary folder beside ``path``, flushed to disk, then
@@ -23,14 +23,17 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
 
     Parameters
     ----------
-    estimator : FacialExpressionClassifier or sklearn.pipeline.Pipeline
-        A fitted classifier, or a fitted pipeline whose steps are ferkit transformers,
+    estimator : FacialExpressionClassifier, VotingClassifier or Pipeline
+        A fitted classifier, a fitted :class:`~sklearn.ensemble.VotingClassifier` of
+        classifiers (one network file pair each), or a fitted pipeline whose steps are
+        ferkit transformers,
         :class:`~sklearn.preprocessing.StandardScaler`,
         :class:`~sklearn.preprocessing.MinMaxScaler`,
         :class:`~sklearn.preprocessing.MaxAbsScaler`,
         :class:`~sklearn.preprocessing.RobustScaler` or
         :class:`~sklearn.preprocessing.Normalizer`, usually ending in a
-        :class:`~ferkit.FacialExpressionClassifier`. Every parameter must be plain data.
+        :class:`~ferkit.FacialExpressionClassifier` or such an ensemble. Every parameter
+        must be plain data.
     path : str or path-like
         Folder to create. Missing parent folders are created.
     overwrite : bool, default=False
@@ -55,14 +58,15 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
     ------
     TypeError
         If ``estimator`` is not a supported estimator, a step is not a supported class (for
-        example a :class:`~sklearn.preprocessing.FunctionTransformer`, which holds code), or a
+        example a :class:`~sklearn.preprocessing.FunctionTransformer`, which holds code), an
+        ensemble member is not a :class:`~ferkit.FacialExpressionClassifier`, or a
         parameter or fitted attribute is not plain data (a Keras callback, a random
         generator...). Nothing is written then.
     sklearn.exceptions.NotFittedError
         If the estimator or one of its steps is not fitted.
     ValueError
         If ``estimator`` is a pipeline with a ``memory`` (a joblib cache folder): set
-        ``memory=None`` first.
+        ``memory=None`` first; or it holds more than 16 networks.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, or it is not a model folder.
 
@@ -95,7 +99,8 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
     if path.name in ("", ".", ".."):
         raise ValueError(f"path must name the model folder to create; got {str(path)!r}.")
     arrays: dict[str, np.ndarray] = {}
-    spec, classifier = _describe(estimator, arrays)
+    networks: list = []  # the classifiers whose networks get files, in file order
+    spec = _describe(estimator, arrays, networks)
 
     manifest = {
         "format": _format.FORMAT,
@@ -103,25 +108,29 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         "written_by": _format.writer_versions(),
         "estimator": spec,
     }
-    if classifier is not None:
-        manifest["summary"] = _summary(estimator, classifier)
+    if networks:
+        manifest["summary"] = _summary(estimator, networks)
+        architecture_file, weights_file = _format.network_files(0)
         manifest["network"] = {
-            "architecture": _keras_io.ARCHITECTURE_FILE,
-            "weights": _keras_io.WEIGHTS_FILE,
+            "architecture": architecture_file,
+            "weights": weights_file,
             "weights_dtype": weights_dtype,
             "optimizer_state": include_optimizer,
         }
-        # Built before any file is written: a refused architecture writes nothing.
-        architecture = _keras_io.architecture_json(
-            classifier.model_, file=path / _keras_io.ARCHITECTURE_FILE
-        )
+        if len(networks) > 1:
+            manifest["network"]["count"] = len(networks)
+    # Built before any file is written: a refused architecture writes nothing.
+    architectures = [
+        _keras_io.architecture_json(clf.model_, file=path / _format.network_files(i)[0])
+        for i, clf in enumerate(networks)
+    ]
 
     with _atomic.atomic_folder(path, overwrite=overwrite, is_model_folder=_format.is_model_folder) \
             as tmp:
-        if classifier is not None:
-            _keras_io.write_architecture(tmp / _keras_io.ARCHITECTURE_FILE, architecture)
-            _keras_io.write_weights(classifier.model_, tmp / _keras_io.WEIGHTS_FILE,
-                                    weights_dtype=weights_dtype,
+        for index, (clf, architecture) in enumerate(zip(networks, architectures, strict=True)):
+            architecture_file, weights_file = _format.network_files(index)
+            _keras_io.write_architecture(tmp / architecture_file, architecture)
+            _keras_io.write_weights(clf.model_, tmp / weights_file, weights_dtype=weights_dtype,
                                     include_optimizer=include_optimizer)
         if arrays:
             with open(tmp / _format.ARRAYS_FILE, "wb") as f:
@@ -132,21 +141,24 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
     return path
 
 
-def _describe(estimator, arrays: dict) -> tuple[dict, object]:
-    """The manifest's ``estimator`` entry, and the classifier whose network must be written."""
+def _describe(estimator, arrays: dict, networks: list) -> dict:
+    """The manifest's ``estimator`` entry; classifiers whose networks need files go to
+    ``networks``."""
     name = _registry.name_of(estimator)
     if name == _registry.PIPELINE:
-        return _describe_pipeline(estimator, arrays)
+        return _describe_pipeline(estimator, arrays, networks)
     if name == _registry.CLASSIFIER:
-        return _describe_classifier(estimator, "FacialExpressionClassifier", arrays), estimator
+        return _describe_classifier(estimator, "FacialExpressionClassifier", arrays, networks)
+    if name == _registry.VOTING:
+        return _describe_voting(estimator, "VotingClassifier", arrays, networks)
     raise TypeError(
-        "ferkit.save stores a fitted FacialExpressionClassifier or a fitted "
-        "sklearn.pipeline.Pipeline of supported steps; got "
-        f"{type(estimator).__module__}.{type(estimator).__qualname__}."
+        "ferkit.save stores a fitted FacialExpressionClassifier, a fitted "
+        "sklearn.ensemble.VotingClassifier of them, or a fitted sklearn.pipeline.Pipeline of "
+        f"supported steps; got {type(estimator).__module__}.{type(estimator).__qualname__}."
     )
 
 
-def _describe_pipeline(pipeline, arrays: dict) -> tuple[dict, object]:
+def _describe_pipeline(pipeline, arrays: dict, networks: list) -> dict:
     params = pipeline.get_params(deep=False)
     steps = params.pop("steps")
     if params.get("memory") is not None:
@@ -157,7 +169,7 @@ def _describe_pipeline(pipeline, arrays: dict) -> tuple[dict, object]:
             "ferkit.save does not store a joblib cache location. It only matters for "
             "fitting: call set_params(memory=None) before saving."
         )
-    described, classifier = [], None
+    described = []
     for index, (step_name, step) in enumerate(steps):
         where = f"Pipeline step {step_name!r}"
         if step is None or (isinstance(step, str) and step == _registry.PASSTHROUGH):
@@ -165,12 +177,12 @@ def _describe_pipeline(pipeline, arrays: dict) -> tuple[dict, object]:
                               "value": step})
             continue
         name = _registry.name_of(step)
-        if name == _registry.CLASSIFIER:
+        if name in (_registry.CLASSIFIER, _registry.VOTING):
             if index != len(steps) - 1:
-                raise TypeError(f"{where}: the FacialExpressionClassifier must be the last step.")
-            classifier = step
-            described.append({"name": step_name,
-                              **_describe_classifier(step, where, arrays)})
+                raise TypeError(f"{where}: the classifier must be the last step.")
+            describe = _describe_classifier if name == _registry.CLASSIFIER \
+                else _describe_voting
+            described.append({"name": step_name, **describe(step, where, arrays, networks)})
         elif name in _registry.TRANSFORMERS:
             described.append({"name": step_name, **_describe_transformer(step, name, where,
                                                                          arrays)})
@@ -180,10 +192,10 @@ def _describe_pipeline(pipeline, arrays: dict) -> tuple[dict, object]:
         "class": _registry.PIPELINE,
         "params": _encode_params(params, "Pipeline", arrays),
         "steps": described,
-    }, classifier
+    }
 
 
-def _describe_classifier(clf, where: str, arrays: dict) -> dict:
+def _describe_classifier(clf, where: str, arrays: dict, networks: list) -> dict:
     if not getattr(clf, "initialized_", False):
         raise NotFittedError(f"{where} is not fitted yet: call fit before ferkit.save.")
     params = clf.get_params(deep=False)
@@ -193,11 +205,53 @@ def _describe_classifier(clf, where: str, arrays: dict) -> dict:
             "be stored in a model file. They only matter for training: call "
             "set_params(callbacks=None) before saving."
         )
-    return {
+    entry = {
         "class": _registry.CLASSIFIER,
         "params": _encode_params(params, where, arrays),
         "state": _codec.encode(clf._get_fitted_state(), where=f"{where} fitted state",
                                arrays=arrays),
+    }
+    index = len(networks)
+    if index >= _format.MAX_NETWORKS:
+        raise ValueError(
+            f"{where}: a model folder holds at most {_format.MAX_NETWORKS} networks."
+        )
+    networks.append(clf)
+    if index:  # the first network keeps the single-network file names, unnamed
+        architecture_file, weights_file = _format.network_files(index)
+        entry["network"] = {"architecture": architecture_file, "weights": weights_file}
+    return entry
+
+
+def _describe_voting(ensemble, where: str, arrays: dict, networks: list) -> dict:
+    try:
+        check_is_fitted(ensemble)
+    except NotFittedError as exc:
+        raise NotFittedError(f"{where}: {exc}") from exc
+    params = ensemble.get_params(deep=False)
+    members, fitted = [], iter(ensemble.estimators_)
+    # estimators_ holds the fitted members in order, without the dropped ones.
+    for member_name, member in params.pop("estimators"):
+        if isinstance(member, str) and member == _registry.DROP:
+            members.append({"name": member_name, "class": _registry.DROP})
+            continue
+        member = next(fitted)
+        member_where = f"{where} member {member_name!r}"
+        if _registry.name_of(member) != _registry.CLASSIFIER:
+            raise TypeError(
+                f"{member_where} is a {type(member).__module__}.{type(member).__qualname__}; "
+                "ferkit.save stores ensembles of FacialExpressionClassifier only. Put the "
+                "preprocessing the members share before the VotingClassifier, in a Pipeline."
+            )
+        members.append({"name": member_name,
+                        **_describe_classifier(member, member_where, arrays, networks)})
+    return {
+        "class": _registry.VOTING,
+        "params": _encode_params(params, where, arrays),
+        "estimators": members,
+        "state": {"classes": _codec.encode(ensemble.classes_.tolist(), where=f"{where} classes_",
+                                           arrays=arrays),
+                  "classes_dtype": ensemble.classes_.dtype.str},
     }
 
 
@@ -242,19 +296,28 @@ def _safe_params(step) -> dict:
         return {}
 
 
-def _summary(estimator, classifier) -> dict:
-    """Human-facing facts about the model: classes, input, training outcome."""
-    history = classifier.history_
+def _summary(estimator, networks: list) -> dict:
+    """Human-facing facts about the model: classes, input, training outcome of each network."""
+    trained = []
+    for clf in networks:
+        history = clf.history_
+        trained.append({
+            "epochs_run": len(history.get("loss", [])),
+            "final_metrics": _codec.encode(
+                {key: values[-1] for key, values in history.items() if values},
+                where="history_", arrays={},
+            ),
+        })
     summary = {
-        "classes": _codec.encode(classifier.classes_.tolist(), where="classes_", arrays={}),
-        "input_shape": list(classifier.image_shape_),
+        "classes": _codec.encode(np.asarray(estimator.classes_).tolist(), where="classes_",
+                                 arrays={}),
+        "input_shape": list(networks[0].image_shape_),
         "n_features_in": _n_features_in(estimator),
-        "epochs_run": len(history.get("loss", [])),
-        "final_metrics": _codec.encode(
-            {key: values[-1] for key, values in history.items() if values},
-            where="history_", arrays={},
-        ),
     }
+    if len(trained) == 1:
+        summary.update(trained[0])
+    else:
+        summary["networks"] = trained
     return summary
 
 
