@@ -9,13 +9,17 @@ Usage, from the repository root::
     python benchmarks/accuracy.py train --task fer2013-7 --preset large --epochs 30
     python benchmarks/accuracy.py evaluate --task fer2013-7 --preset large --epochs 30
     python benchmarks/accuracy.py ship --task fer2013-7 --preset large   # into ferkit/pretrained
+    python benchmarks/accuracy.py train --task fer2013-7 --preset large --epochs 30 --seed 1
+    python benchmarks/accuracy.py evaluate --task fer2013-7 --preset large --epochs 30 --seed 0 1
     python benchmarks/accuracy.py report     # table of every finished run -> RESULTS.md
 
 ``train`` ends with ``evaluate``, which scores the run's final weights on PublicTest with and
 without test-time flipping and records the result in ``benchmarks/accuracy_runs/<run>.json``
 (tracked, so the table outlives the ignored ``runs/`` folder of the machine that trained).
 
-``--task fer2013-3`` is the original work's three emotions (angry, happy, sad).
+``--task fer2013-3`` is the original work's three emotions (angry, happy, sad). ``--seed``
+sets the run's ``random_state``; given several seeds of finished runs, ``evaluate`` and
+``ship`` take the soft vote of their networks (a ``VotingClassifier``, saved as one model).
 """
 
 from __future__ import annotations
@@ -63,8 +67,16 @@ def load_split(usage: str, emotions):
         return npz["images"][keep], npz["target"][keep].astype(object)
 
 
-def run_name(task: str, preset: str) -> str:
-    return f"{task}-{preset}"
+def run_name(task: str, preset: str, seed: int = 0) -> str:
+    # Seed 0 keeps the historical names, so earlier records stay where they were.
+    return f"{task}-{preset}" + (f"-seed{seed}" if seed else "")
+
+
+def record_name(task: str, preset: str, seeds: list[int]) -> str:
+    """One run's name, or the ensemble's: ``fer2013-7-large-seeds0-1``."""
+    if len(seeds) == 1:
+        return run_name(task, preset, seeds[0])
+    return f"{task}-{preset}-seeds" + "-".join(map(str, seeds))
 
 
 def build(preset: str, epochs: int, seed: int, callbacks=None, verbose: int = 2):
@@ -97,7 +109,8 @@ def cmd_train(args) -> int:
     emotions = TASKS[args.task]
     X_train, y_train = load_split("Training", emotions)
     X_val, y_val = load_split("PublicTest", emotions)
-    run = RUNS / run_name(args.task, args.preset)
+    (seed,) = args.seed
+    run = RUNS / run_name(args.task, args.preset, seed)
     run.mkdir(parents=True, exist_ok=True)
     print(f"{args.task}/{args.preset}: {len(X_train)} training faces, {len(X_val)} PublicTest",
           flush=True)
@@ -105,7 +118,7 @@ def cmd_train(args) -> int:
         keras.callbacks.BackupAndRestore(str(run / "backup")),
         keras.callbacks.CSVLogger(str(run / "epochs.csv"), append=True),
     ]
-    model = build(args.preset, args.epochs, args.seed, callbacks=callbacks)
+    model = build(args.preset, args.epochs, seed, callbacks=callbacks)
     # The pipeline's own steps prepare validation data too: fit them first, then hand the
     # classifier PublicTest as its validation set (early stopping selects on it).
     prep = model[:-1].fit(X_train)
@@ -120,33 +133,94 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    """Score a finished run's final weights on PublicTest, with and without flipping."""
+    """Score a finished run's final weights (or several runs' soft vote) on PublicTest, with
+    and without flipping."""
     emotions = TASKS[args.task]
-    run = RUNS / run_name(args.task, args.preset)
     X_train, y_train = load_split("Training", emotions)
     X_val, y_val = load_split("PublicTest", emotions)
-    model = rebuild(run, args.preset, args.epochs, args.seed, X_train, y_train)
+    model = rebuild_runs(args, X_train, y_train)
+    networks = classifiers(model)
+    flip = networks[0].test_time_flip
     result = evaluate(model, X_val, y_val)
-    flip = model[-1].test_time_flip
-    model[-1].set_params(test_time_flip=not flip)
+    for clf in networks:
+        clf.set_params(test_time_flip=not flip)
     other = evaluate(model, X_val, y_val)
-    model[-1].set_params(test_time_flip=flip)
+    for clf in networks:
+        clf.set_params(test_time_flip=flip)
     with_flip, without_flip = (result, other) if flip else (other, result)
+    runs = [RUNS / run_name(args.task, args.preset, seed) for seed in args.seed]
+    trained = [json.loads((run / "training.json").read_text()) for run in runs]
+    train = f"python benchmarks/accuracy.py train --task {args.task} " \
+            f"--preset {args.preset} --epochs {args.epochs}"
+    if len(runs) == 1:
+        (trained,) = trained
+        command = train + (f" --seed {args.seed[0]}" if args.seed[0] else "")
+    else:
+        trained = {key: [t[key] for t in trained] for key in trained[0]}
+        seeds = " ".join(map(str, args.seed))
+        command = (f"{train} --seed S, for S in {seeds}; then python benchmarks/accuracy.py "
+                   f"evaluate --task {args.task} --preset {args.preset} --epochs {args.epochs} "
+                   f"--seed {seeds}")
     result.update(
-        task=args.task, preset=args.preset, test_time_flip=flip, seed=args.seed,
+        task=args.task, preset=args.preset, test_time_flip=flip,
+        seed=args.seed[0] if len(runs) == 1 else args.seed, networks=len(runs),
         accuracy_without_flip=without_flip["accuracy"], accuracy_with_flip=with_flip["accuracy"],
         macro_f1_without_flip=without_flip["macro_f1"], macro_f1_with_flip=with_flip["macro_f1"],
-        **json.loads((run / "training.json").read_text()),
-        command=f"python benchmarks/accuracy.py train --task {args.task} "
-                f"--preset {args.preset} --epochs {args.epochs}",
+        **trained, command=command,
     )
-    (run / "result.json").write_text(json.dumps(result, indent=2))
+    if len(runs) == 1:
+        (runs[0] / "result.json").write_text(json.dumps(result, indent=2))
     RECORDS.mkdir(exist_ok=True)
-    (RECORDS / f"{run.name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = record_name(args.task, args.preset, args.seed)
+    (RECORDS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in (
         "accuracy", "macro_f1", "accuracy_without_flip", "accuracy_with_flip", "epochs_run")}),
         flush=True)
     return 0
+
+
+def classifiers(model) -> list:
+    """The networks of a pipeline: its classifier, or every member of its ensemble."""
+    return list(getattr(model[-1], "estimators_", [model[-1]]))
+
+
+def rebuild_runs(args, X_train, y_train):
+    """The run of ``--seed S`` as a fitted pipeline; the soft vote of ``--seed S1 S2 ...``."""
+    models = [
+        rebuild(RUNS / run_name(args.task, args.preset, seed), args.preset, args.epochs, seed,
+                X_train, y_train)
+        for seed in args.seed
+    ]
+    if len(models) == 1:
+        return models[0]
+    return soft_vote(models, [f"seed{seed}" for seed in args.seed])
+
+
+def soft_vote(models: list, names: list[str]):
+    """One pipeline averaging the probabilities of separately trained pipelines.
+
+    Each was trained in its own run, so the ``VotingClassifier`` is assembled with the
+    attributes its ``fit`` would leave; the members' preprocessing steps are identical and
+    stateless, so the first one's serve all.
+    """
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import LabelEncoder
+    from sklearn.utils import Bunch
+
+    for model in models[1:]:
+        if repr(model[:-1]) != repr(models[0][:-1]) or \
+                list(model.classes_) != list(models[0].classes_):
+            raise ValueError("the runs differ in preprocessing or classes; cannot vote")
+    members = [(name, model[-1]) for name, model in zip(names, models, strict=True)]
+    vote = VotingClassifier(members, voting="soft")
+    vote.estimators_ = [clf for _, clf in members]
+    vote.named_estimators_ = Bunch(**dict(members))
+    # The members' classes are the emotion names themselves (VotingClassifier.fit would have
+    # given them encoded labels); soft voting only needs them in the same order.
+    vote.le_ = LabelEncoder().fit(models[0].classes_)
+    vote.classes_ = vote.le_.classes_
+    return Pipeline([*models[0].steps[:-1], ("clf", vote)])
 
 
 def rebuild(run: Path, preset: str, epochs: int, seed: int, X_train, y_train):
@@ -173,12 +247,12 @@ def cmd_ship(args) -> int:
     import ferkit
 
     emotions = TASKS[args.task]
-    run = RUNS / run_name(args.task, args.preset)
     X_train, y_train = load_split("Training", emotions)
-    model = rebuild(run, args.preset, args.epochs, args.seed, X_train, y_train)
+    model = rebuild_runs(args, X_train, y_train)
     X_val, y_val = load_split("PublicTest", emotions)
     before = evaluate(model, X_val, y_val)
-    recorded = json.loads((run / "result.json").read_text())["accuracy"]
+    record = RECORDS / f"{record_name(args.task, args.preset, args.seed)}.json"
+    recorded = json.loads(record.read_text())["accuracy"]
     if abs(before["accuracy"] - recorded) > 1e-9:
         print(f"rebuilt model scores {before['accuracy']:.4f}, run recorded {recorded:.4f}",
               file=sys.stderr)
@@ -198,21 +272,23 @@ def cmd_report(args) -> int:
     for path in sorted(RECORDS.glob("*.json")):
         r = json.loads(path.read_text())
         no_flip, flip = r.get("accuracy_without_flip"), r.get("accuracy_with_flip")
+        networks = r.get("networks", 1)
+        preset = r["preset"] + (f" x{networks} (soft vote)" if networks > 1 else "")
         rows.append({
-            "task": r["task"], "preset": r["preset"],
+            "task": r["task"], "preset": preset,
             "test-time flip": "yes" if r.get("test_time_flip") else "no",
             "accuracy": f"{r['accuracy']:.4f}", "macro-F1": f"{r['macro_f1']:.4f}",
             "accuracy without flip": f"{no_flip:.4f}" if no_flip is not None else "-",
             "accuracy with flip": f"{flip:.4f}" if flip is not None else "-",
-            "epochs": r["epochs_run"],
-            "train time (s)": r["train_seconds"], "command": f"`{r['command']}`",
+            "epochs": _per_network(r["epochs_run"]),
+            "train time (s)": _per_network(r["train_seconds"]), "command": f"`{r['command']}`",
         })
         per_class = [
             {"emotion": c, "precision": f"{v['precision']:.3f}", "recall": f"{v['recall']:.3f}",
              "F1": f"{v['f1-score']:.3f}", "support": int(v["support"])}
             for c, v in r["per_class"].items()
         ]
-        details.append(f"### {r['task']} / {r['preset']} / {r['epochs_run']} epochs\n\n"
+        details.append(f"### {r['task']} / {preset} / {_per_network(r['epochs_run'])} epochs\n\n"
                        f"{markdown_table(per_class)}\n")
     if not rows:
         print(f"no finished runs recorded in {RECORDS.relative_to(ROOT)}")
@@ -232,6 +308,11 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _per_network(value) -> str:
+    """A run's figure, or an ensemble's figures one per network: ``40 + 40``."""
+    return " + ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,9 +321,12 @@ def main(argv=None) -> int:
         p.add_argument("--task", choices=sorted(TASKS), required=True)
         p.add_argument("--preset", choices=("plain", "default", "large"), default="default")
         p.add_argument("--epochs", type=int, default=30)
-        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--seed", type=int, nargs="+", default=[0],
+                       help="random_state of the run; several (evaluate, ship): their ensemble")
     sub.add_parser("report")
     args = parser.parse_args(argv)
+    if args.command == "train" and len(args.seed) != 1:
+        parser.error("train takes one --seed; train each seed, then evaluate them together")
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "ship": cmd_ship,
                 "report": cmd_report}
     return commands[args.command](args)

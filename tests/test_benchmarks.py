@@ -133,3 +133,29 @@ def test_run_all_quick_end_to_end(tmp_path):
     overview = _section(path, "overview")
     assert "bench_training.py --quick" in overview and "| ok |" in overview
     assert path.read_text().index("BEGIN overview") < path.read_text().index("BEGIN training")
+
+
+def test_accuracy_soft_vote_of_separate_runs(sample3, tiny_params, tmp_path):
+    """Runs trained apart (as accuracy.py trains seeds) vote as one saved pipeline."""
+    import numpy as np
+
+    import ferkit
+
+    accuracy = _script("accuracy")
+    runs = [ferkit.make_fer_pipeline(**{**tiny_params, "random_state": seed})
+            .fit(sample3.data, sample3.target) for seed in (0, 1)]
+    vote = accuracy.soft_vote(runs, ["seed0", "seed1"])
+    expected = (runs[0].predict_proba(sample3.data) + runs[1].predict_proba(sample3.data)) / 2
+    np.testing.assert_allclose(vote.predict_proba(sample3.data), expected, rtol=1e-6)
+    assert (vote.predict(sample3.data) == vote.classes_[expected.argmax(axis=1)]).all()
+    assert accuracy.classifiers(vote) == [runs[0][-1], runs[1][-1]]
+    loaded = ferkit.load(ferkit.save(vote, tmp_path / "vote"))
+    np.testing.assert_array_equal(loaded.predict_proba(sample3.data),
+                                  vote.predict_proba(sample3.data))
+    other = ferkit.make_fer_pipeline(**tiny_params).fit(
+        sample3.data, np.where(sample3.target == "sad", "happy", sample3.target))
+    with pytest.raises(ValueError, match="differ in preprocessing or classes"):
+        accuracy.soft_vote([runs[0], other], ["a", "b"])
+    assert accuracy.record_name("fer2013-7", "large", [0]) == "fer2013-7-large"
+    assert accuracy.record_name("fer2013-7", "large", [2]) == "fer2013-7-large-seed2"
+    assert accuracy.record_name("fer2013-7", "large", [0, 1]) == "fer2013-7-large-seeds0-1"

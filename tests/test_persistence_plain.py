@@ -176,9 +176,9 @@ def test_unsupported_step_and_estimator_are_refused(tmp_path, rng):
     X = _pixels(rng)
     with pytest.raises(TypeError, match=r"step 'pca'.*PCA.*Supported step classes.*Standard"):
         save(Pipeline([("pca", PCA(2))]).fit(X), tmp_path / "m")
-    with pytest.raises(TypeError, match="FacialExpressionClassifier, a fitted .*VotingClass"):
+    with pytest.raises(TypeError, match=r"FacialExpressionClassifier, a fitted .*VotingClass"):
         save(LogisticRegression(), tmp_path / "m")
-    with pytest.raises(TypeError, match="FacialExpressionClassifier, a fitted .*VotingClass"):
+    with pytest.raises(TypeError, match=r"FacialExpressionClassifier, a fitted .*VotingClass"):
         save(StandardScaler().fit(X), tmp_path / "m")
     assert list(tmp_path.iterdir()) == []
 
