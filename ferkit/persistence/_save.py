@@ -224,11 +224,7 @@ def _describe_classifier(clf, where: str, arrays: dict, networks: list) -> dict:
 
 
 def _describe_voting(ensemble, where: str, arrays: dict, networks: list) -> dict:
-    try:
-        check_is_fitted(ensemble)
-    except NotFittedError as exc:
-        raise NotFittedError(f"{where}: {exc}") from exc
-    params = ensemble.get_params(deep=False)
+    params = _fitted_params(ensemble, where)
     members, fitted = [], iter(ensemble.estimators_)
     # estimators_ holds the fitted members in order, without the dropped ones.
     for member_name, member in params.pop("estimators"):
@@ -256,11 +252,7 @@ def _describe_voting(ensemble, where: str, arrays: dict, networks: list) -> dict
 
 
 def _describe_transformer(step, name: str, where: str, arrays: dict) -> dict:
-    try:
-        check_is_fitted(step)
-    except NotFittedError as exc:
-        raise NotFittedError(f"{where}: {exc}") from exc
-    params = step.get_params(deep=False)
+    params = _fitted_params(step, where)
     encoded_params = _encode_params(params, where, arrays)
     state = _registry.fitted_state(step, params)
     return {
@@ -270,6 +262,15 @@ def _describe_transformer(step, name: str, where: str, arrays: dict) -> dict:
                                      arrays=arrays)
                   for key, value in state.items()},
     }
+
+
+def _fitted_params(estimator, where: str) -> dict:
+    """The parameters of a fitted scikit-learn estimator; NotFittedError names ``where``."""
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError as exc:
+        raise NotFittedError(f"{where}: {exc}") from exc
+    return estimator.get_params(deep=False)
 
 
 def _encode_params(params: dict, where: str, arrays: dict) -> dict:
