@@ -264,7 +264,6 @@ class _Reader:
             )
         return classifier
 
-
     def network_files(self, entry: dict, where: str) -> tuple[str, str]:
         """The classifier's network files: named in its entry, or the single-network ones."""
         network = entry.get("network")
