@@ -78,10 +78,8 @@ def load(path: str | os.PathLike):
     reader = _Reader(folder, manifest, manifest_file, arrays)
     if isinstance(spec, dict) and spec.get("class") == _registry.PIPELINE:
         return reader.pipeline(spec)
-    if isinstance(spec, dict) and spec.get("class") == _registry.CLASSIFIER:
-        return reader.classifier(spec, "estimator")
-    if isinstance(spec, dict) and spec.get("class") == _registry.VOTING:
-        return reader.voting(spec, "estimator")
+    if isinstance(spec, dict) and spec.get("class") in (_registry.CLASSIFIER, _registry.VOTING):
+        return reader.final_step(spec, "estimator")
     raise ValueError(
         f"{manifest_file}: the estimator must be a {_registry.PIPELINE}, a "
         f"{_registry.VOTING} or a {_registry.CLASSIFIER}; got {_codec.short_repr(spec, 120)}."
@@ -209,14 +207,19 @@ class _Reader:
             elif cls_name in (_registry.CLASSIFIER, _registry.VOTING):
                 if index != len(spec["steps"]) - 1:
                     raise ValueError(f"{self.file}: {where}: the classifier must be last.")
-                read = self.classifier if cls_name == _registry.CLASSIFIER else self.voting
-                steps.append((name, read(entry, where)))
+                steps.append((name, self.final_step(entry, where)))
             else:
                 steps.append((name, self.transformer(entry, where)))
         try:
             return Pipeline(steps, **params)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{self.file}: the pipeline cannot be rebuilt: {exc}") from exc
+
+    def final_step(self, entry: dict, where: str):
+        """A classifier or an ensemble: what may stand alone or end a pipeline."""
+        if entry["class"] == _registry.VOTING:
+            return self.voting(entry, where)
+        return self.classifier(entry, where)
 
     def transformer(self, entry: dict, where: str):
         cls = _registry.resolve(entry.get("class"), file=self.file)

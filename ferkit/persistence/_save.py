@@ -147,10 +147,8 @@ def _describe(estimator, arrays: dict, networks: list) -> dict:
     name = _registry.name_of(estimator)
     if name == _registry.PIPELINE:
         return _describe_pipeline(estimator, arrays, networks)
-    if name == _registry.CLASSIFIER:
-        return _describe_classifier(estimator, "FacialExpressionClassifier", arrays, networks)
-    if name == _registry.VOTING:
-        return _describe_voting(estimator, "VotingClassifier", arrays, networks)
+    if name in _FINAL_STEPS:
+        return _FINAL_STEPS[name](estimator, type(estimator).__name__, arrays, networks)
     raise TypeError(
         "ferkit.save stores a fitted FacialExpressionClassifier, a fitted "
         "sklearn.ensemble.VotingClassifier of them, or a fitted sklearn.pipeline.Pipeline of "
@@ -177,12 +175,11 @@ def _describe_pipeline(pipeline, arrays: dict, networks: list) -> dict:
                               "value": step})
             continue
         name = _registry.name_of(step)
-        if name in (_registry.CLASSIFIER, _registry.VOTING):
+        if name in _FINAL_STEPS:
             if index != len(steps) - 1:
                 raise TypeError(f"{where}: the classifier must be the last step.")
-            describe = _describe_classifier if name == _registry.CLASSIFIER \
-                else _describe_voting
-            described.append({"name": step_name, **describe(step, where, arrays, networks)})
+            described.append({"name": step_name,
+                              **_FINAL_STEPS[name](step, where, arrays, networks)})
         elif name in _registry.TRANSFORMERS:
             described.append({"name": step_name, **_describe_transformer(step, name, where,
                                                                          arrays)})
@@ -249,6 +246,10 @@ def _describe_voting(ensemble, where: str, arrays: dict, networks: list) -> dict
                                            arrays=arrays),
                   "classes_dtype": ensemble.classes_.dtype.str},
     }
+
+
+#: How each estimator that may stand alone or end a pipeline is described.
+_FINAL_STEPS = {_registry.CLASSIFIER: _describe_classifier, _registry.VOTING: _describe_voting}
 
 
 def _describe_transformer(step, name: str, where: str, arrays: dict) -> dict:
