@@ -121,18 +121,33 @@ def test_run_all_puts_the_overview_first(results):
     assert text.count("BEGIN ") == 2 and text.startswith("# ferkit benchmark results")
 
 
-@pytest.mark.slow
-def test_run_all_quick_end_to_end(tmp_path):
+def test_run_all_passes_quick_to_the_scripts_that_have_it(results, monkeypatch):
+    run_all = _script("run_all")
+    ran = []
+
+    def run(name, args, timeout):
+        ran.append((name, args))
+        return {"script": name, "status": "ok", "seconds": "0"}
+
+    monkeypatch.setattr(run_all, "run", run)
+    assert run_all.main(["--quick", "--only", "training", "accuracy"]) == 0
+    assert ran == [("bench_training.py", ["--quick"]), ("accuracy.py", ["report"])]
+
+
+def test_run_all_end_to_end(tmp_path):
+    """run_all starts each script as its own process and records how it went; ``accuracy.py
+    report`` is the script it runs here because it only tabulates (under a second)."""
     path = tmp_path / "RESULTS.md"
     env = dict(os.environ, FERKIT_RESULTS=str(path), TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--only", "training"],
+        [sys.executable, str(BENCHMARKS / "run_all.py"), "--quick", "--only", "accuracy"],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     overview = _section(path, "overview")
-    assert "bench_training.py --quick" in overview and "| ok |" in overview
-    assert path.read_text().index("BEGIN overview") < path.read_text().index("BEGIN training")
+    assert "| `python benchmarks/accuracy.py report` | ok |" in overview
+    text = path.read_text()
+    assert text.index("BEGIN overview") < text.index("BEGIN accuracy")
 
 
 def test_accuracy_soft_vote_of_separate_runs(sample3, tiny_params, tmp_path):

@@ -13,6 +13,7 @@ changes), and the wall clock only guards against a hang.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -28,6 +29,24 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 CPU_LIMIT_S = 60
 #: Wall-clock seconds before an example is taken to hang.
 WALL_LIMIT_S = 300
+
+#: Lines (regular expressions) an example must print, beyond printing something: what it
+#: exists to show. The tuning examples are checked here only, not run again in-process.
+PRINTS = {
+    "grid_search_pipeline.py": [
+        r"best parameters: \{'clf__dropout': [\d.]+\}",
+        r"best cross-validated accuracy: [01]\.\d{3}",
+        r"accuracy of the refit best pipeline on \d+ held-out faces: [01]\.\d{3}",
+    ],
+    "optuna_search.py": [
+        # The second worker joins the stored study: its trial is the study's third.
+        r"worker 1: the study holds 2 trials",
+        r"worker 2: the study holds 3 trials \(stored in .*study\.db\)",
+        r"(?m)^\s+2\s+COMPLETE\s",
+        r"best cross-validated accuracy: [01]\.\d{3}",
+        r"optimization_history: .*optimization_history\.png",
+    ],
+}
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -61,6 +80,8 @@ def test_example_runs(script, tmp_path):
     proc, cpu = run_example(script, cwd=tmp_path)
     assert proc.returncode == 0, _failure(proc)
     assert proc.stdout.strip(), f"{script.name} printed nothing"
+    for pattern in PRINTS.get(script.name, []):
+        assert re.search(pattern, proc.stdout), f"{pattern!r} not printed\n{_failure(proc)}"
     assert "Traceback" not in proc.stderr, _failure(proc)
     assert cpu < CPU_LIMIT_S, f"{script.name} used {cpu:.0f} s of CPU time"
     # Pictures (some of people) are written only when asked for, and nothing was asked.

@@ -1,20 +1,16 @@
-"""``ferkit tune`` and the tuning examples, run end to end on the sample with tiny settings."""
+"""``ferkit tune`` run end to end on the sample with tiny settings (the tuning examples run in
+tests/test_examples.py)."""
 
 from __future__ import annotations
 
 import json
-import runpy
 import subprocess
 import sys
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from ferkit.cli import main
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 #: A tiny network pinned with --param; the search tunes learning rate, dropout, batch size.
 TINY = ["--epochs", "1", "--param", "filters=4,", "--param", "dense_units=8,",
@@ -80,31 +76,6 @@ def test_tune_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, message):
 def test_tune_needs_data_or_sample(tmp_path, capsys):
     assert main(["tune", "--out", str(tmp_path / "out")]) == 2
     assert "--sample" in capsys.readouterr().err
-
-
-def _run_example(name: str, monkeypatch, **kwargs):
-    monkeypatch.setenv("FERKIT_EXAMPLE_FAST", "1")
-    module = runpy.run_path(str(EXAMPLES / name))  # FAST is read at import time
-    return module["main"](**kwargs)
-
-
-def test_grid_search_example(monkeypatch, capsys):
-    search = _run_example("grid_search_pipeline.py", monkeypatch)
-    assert set(search.best_params_) == {"clf__dropout"}
-    assert "held-out faces" in capsys.readouterr().out
-
-
-def test_optuna_search_example(monkeypatch, capsys, tmp_path):
-    search = _run_example("optuna_search.py", monkeypatch, folder=tmp_path)
-    printed = capsys.readouterr().out
-    assert "worker 1: the study holds 2 trials" in printed
-    assert "worker 2: the study holds 3 trials" in printed
-    # The second worker continued the stored study: its trial is number 2.
-    assert search.cv_results_["trial_number"].tolist() == [0, 1, 2]
-    assert len({str(p) for p in search.cv_results_["params"]}) == 3
-    assert (tmp_path / "study.db").exists()
-    assert (tmp_path / "optimization_history.png").exists()
-    assert np.isfinite(search.best_score_)
 
 
 def test_parser_and_model_selection_stay_light():
