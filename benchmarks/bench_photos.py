@@ -180,8 +180,9 @@ def main(argv=None) -> int:
         "Wall-clock figures are what a person waits; on a busy machine they swing with other "
         "processes' load, so CPU figures (this process's CPU time; TensorFlow may use several "
         "threads) are given beside them. detect_faces does the baseline's search plus its own "
-        "window merging and scoring; predict_image adds the 48x48 crops and one forward pass "
-        "of the network per photo.",
+        "window merging and scoring; predict_image adds the 48x48 crops and the model's "
+        "forward passes (one batch per photo through each of its networks, faces and their "
+        "mirror images where the model flips at test time).",
     ])
     write_section(SECTION, body, command=" ".join(["python benchmarks/bench_photos.py",
                                                    *(argv or sys.argv[1:])]))

@@ -14,7 +14,7 @@ PRETRAINED: dict[str, str] = {
 #: Accuracy of each shipped model on FER2013's PublicTest split, as stated in the model card
 #: (measured by ``python benchmarks/accuracy.py ship``; checked by tests/test_pretrained.py).
 PUBLICTEST_ACCURACY: dict[str, float] = {
-    "fer2013-7": 0.6748,
+    "fer2013-7": 0.6804,
     "fer2013-3": 0.8536,
 }
 
@@ -47,7 +47,7 @@ def load_pretrained(name: str = "fer2013-7"):
         A fitted pipeline whose ``predict`` takes raw 48x48 grayscale pixels (uint8 0-255)
         as ``(n, 48, 48)`` or flat ``(n, 2304)`` and returns emotion names;
         ``predict_proba`` columns follow ``classes_``. ``"fer2013-7"`` ends in a soft-voting
-        :class:`~sklearn.ensemble.VotingClassifier` of two networks (see the model card);
+        :class:`~sklearn.ensemble.VotingClassifier` of three networks (see the model card);
         ``"fer2013-3"`` in one :class:`~ferkit.FacialExpressionClassifier`.
 
     Examples
