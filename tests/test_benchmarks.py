@@ -174,3 +174,51 @@ def test_accuracy_soft_vote_of_separate_runs(sample3, tiny_params, tmp_path):
     assert accuracy.record_name("fer2013-7", "large", [0]) == "fer2013-7-large"
     assert accuracy.record_name("fer2013-7", "large", [2]) == "fer2013-7-large-seed2"
     assert accuracy.record_name("fer2013-7", "large", [0, 1]) == "fer2013-7-large-seeds0-1"
+
+
+def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_params,
+                                                              tmp_path, monkeypatch):
+    """A run stopped after an epoch and started again resumes from its checkpoint, and its
+    record counts the epochs and seconds of both sittings."""
+    import json
+
+    import keras
+
+    import ferkit
+
+    accuracy = _script("accuracy")
+    monkeypatch.setattr(accuracy, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(accuracy, "RECORDS", tmp_path / "records")
+    monkeypatch.setattr(accuracy, "load_split",
+                        lambda usage, emotions: (sample3.images, sample3.target))
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_first_epoch(epoch, logs=None):
+        raise Stop
+
+    extra = []
+
+    def build(preset, epochs, seed, callbacks=None, verbose=2):
+        return ferkit.make_fer_pipeline(**{**tiny_params, "epochs": epochs, "random_state": seed,
+                                           "callbacks": [*(callbacks or []), *extra],
+                                           "verbose": 0})
+
+    monkeypatch.setattr(accuracy, "build", build)
+    argv = ["train", "--task", "fer2013-3", "--epochs", "3"]
+    extra.append(keras.callbacks.LambdaCallback(on_epoch_end=stop_after_first_epoch))
+    with pytest.raises(Stop):
+        accuracy.main(argv)
+    run = tmp_path / "runs" / "fer2013-3-default"
+    assert len((run / "epoch_seconds.txt").read_text().split()) == 1
+    assert (run / "backup").is_dir() and not (run / "training.json").exists()
+
+    extra.clear()
+    assert accuracy.main(argv) == 0
+    seconds = [float(s) for s in (run / "epoch_seconds.txt").read_text().split()]
+    assert len(seconds) == 3  # one epoch, then the two left: resumed, not restarted
+    trained = json.loads((run / "training.json").read_text())
+    assert trained == {"epochs_run": 3, "train_seconds": round(sum(seconds))}
+    record = json.loads((tmp_path / "records" / "fer2013-3-default.json").read_text())
+    assert record["epochs_run"] == 3 and 0 <= record["accuracy"] <= 1
