@@ -45,6 +45,9 @@ ARCHIVE = ROOT.parent / "shared" / "data" / "fer2013-images.zip"
 RUNS = ROOT / "runs"
 #: One small JSON file per finished run: what ``report`` tabulates.
 RECORDS = ROOT / "benchmarks" / "accuracy_runs"
+#: In each run's folder: one line per finished epoch, appended across the sittings of a
+#: resumed run.
+EPOCH_SECONDS = "epoch_seconds.txt"
 TASKS = {
     "fer2013-7": None,
     "fer2013-3": ("angry", "happy", "sad"),
@@ -133,10 +136,6 @@ def cmd_train(args) -> int:
     (run / "training.json").write_text(json.dumps(
         {"epochs_run": len(seconds), "train_seconds": round(sum(seconds))}))
     return cmd_evaluate(args)
-
-
-#: One line per finished epoch, appended across the sittings of a resumed run.
-EPOCH_SECONDS = "epoch_seconds.txt"
 
 
 def _epoch_timer(path: Path):

@@ -9,7 +9,7 @@ sides alike (medians of the repetitions).
   got loaded (they must not be). Target: ``import ferkit`` under 1.5x ``import sklearn``.
 - Time to first prediction: from launching ``python`` to the first face's emotion, with a
   saved model: ``ferkit.load_pretrained("fer2013-3")`` (one network; ``fer2013-7`` is a vote
-  of two, which plain Keras would not load as one file) when the pretrained models are
+  of several, which plain Keras would not load as one file) when the pretrained models are
   installed, else a default-architecture pipeline saved with ``ferkit.save`` (the section
   says which); against plain Keras loading the same network from a ``.keras`` file and
   calling ``model.predict`` or ``model(x, training=False)``.
