@@ -89,6 +89,13 @@ def test_codec_refuses_what_is_not_plain_data(value, message):
     ({"__ndarray__": "a9"}, "missing"),
     ({"__tuple__": [1], "extra": 2}, "extra keys"),
     ({"__dict__": [[[1], 2]]}, "malformed"),
+    ({"__dict__": [[1]]}, "malformed"),
+    ({"__float__": "1.5"}, "malformed"),
+    ({"__dtype__": "<M8[s]"}, "malformed"),
+    ({"__npscalar__": ["<f8", [1]]}, "malformed"),
+    ({"__ndarray__": 3}, "malformed"),
+    ({"__ndarray__": "a0", "object": "yes"}, "malformed"),
+    ({"a": {"__tuple__": 3}}, "malformed"),
 ])
 def test_codec_rejects_malformed_tags_naming_the_file(data, message):
     with pytest.raises(ValueError, match=f"model.json.*{message}"):

@@ -25,8 +25,6 @@ from collections.abc import Mapping
 
 import numpy as np
 
-_TAGS = ("__tuple__", "__float__", "__npscalar__", "__dict__", "__ndarray__", "__dtype__")
-
 #: Array dtype kinds that ``np.save(allow_pickle=False)`` stores as plain bytes.
 _ARRAY_KINDS = "biufcUS"
 
@@ -57,36 +55,28 @@ def encode(value, *, where: str, arrays: dict[str, np.ndarray]):
     TypeError
         If ``value`` (or something inside it) is not plain data.
     """
-    # First: np.float64 and np.str_ subclass float and str, and must keep their type.
-    if isinstance(value, np.generic):
-        if isinstance(value, np.bool_ | np.integer | np.floating | np.str_):
-            return {"__npscalar__": [value.dtype.str, encode(value.item(), where=where,
-                                                              arrays=arrays)]}
-        raise _not_plain(value, where)
-    if value is None or isinstance(value, bool | str):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else {"__float__": repr(float(value))}
-    if isinstance(value, np.ndarray):
-        return _encode_array(value, where=where, arrays=arrays)
-    if isinstance(value, np.dtype):
-        if value.kind not in _ARRAY_KINDS + "O":
-            raise _not_plain(value, where)
-        return {"__dtype__": value.str}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v, where=where, arrays=arrays) for v in value]}
-    if isinstance(value, list):
-        return [encode(v, where=where, arrays=arrays) for v in value]
-    if isinstance(value, dict):
-        if all(isinstance(k, str) and not _looks_like_tag(k) for k in value):
-            return {k: encode(v, where=f"{where}[{k!r}]", arrays=arrays)
-                    for k, v in value.items()}
-        return {"__dict__": [[encode(k, where=where, arrays=arrays),
-                              encode(v, where=f"{where}[{k!r}]", arrays=arrays)]
-                             for k, v in value.items()]}
+    for types, encoder in _ENCODERS:
+        if isinstance(value, types):
+            return encoder(value, where=where, arrays=arrays)
     raise _not_plain(value, where)
+
+
+def _encode_npscalar(value: np.generic, *, where: str, arrays: dict[str, np.ndarray]):
+    if not isinstance(value, np.bool_ | np.integer | np.floating | np.str_):
+        raise _not_plain(value, where)
+    return {"__npscalar__": [value.dtype.str, encode(value.item(), where=where, arrays=arrays)]}
+
+
+def _encode_itself(value, *, where: str, arrays: dict[str, np.ndarray]):
+    return value
+
+
+def _encode_int(value: int, *, where: str, arrays: dict[str, np.ndarray]):
+    return int(value)  # an int subclass (IntEnum...) is written as the number
+
+
+def _encode_float(value: float, *, where: str, arrays: dict[str, np.ndarray]):
+    return float(value) if math.isfinite(value) else {"__float__": repr(float(value))}
 
 
 def _encode_array(value: np.ndarray, *, where: str, arrays: dict[str, np.ndarray]):
@@ -102,6 +92,44 @@ def _encode_array(value: np.ndarray, *, where: str, arrays: dict[str, np.ndarray
         f"{where} is an array of dtype {value.dtype}, which a ferkit model file cannot store "
         "without pickle; only numbers, booleans and strings are supported."
     )
+
+
+def _encode_dtype(value: np.dtype, *, where: str, arrays: dict[str, np.ndarray]):
+    if value.kind not in _ARRAY_KINDS + "O":
+        raise _not_plain(value, where)
+    return {"__dtype__": value.str}
+
+
+def _encode_tuple(value: tuple, *, where: str, arrays: dict[str, np.ndarray]):
+    return {"__tuple__": [encode(v, where=where, arrays=arrays) for v in value]}
+
+
+def _encode_list(value: list, *, where: str, arrays: dict[str, np.ndarray]):
+    return [encode(v, where=where, arrays=arrays) for v in value]
+
+
+def _encode_dict(value: dict, *, where: str, arrays: dict[str, np.ndarray]):
+    if all(isinstance(k, str) and not _looks_like_tag(k) for k in value):
+        return {k: encode(v, where=f"{where}[{k!r}]", arrays=arrays) for k, v in value.items()}
+    # Keys JSON cannot hold as they are (numbers, tuples, tag-like strings): key-value pairs.
+    return {"__dict__": [[encode(k, where=where, arrays=arrays),
+                          encode(v, where=f"{where}[{k!r}]", arrays=arrays)]
+                         for k, v in value.items()]}
+
+
+#: How each plain type is written, tried in order. NumPy scalars come first: np.float64 and
+#: np.str_ subclass float and str, and must keep their type; bool before int, which it subclasses.
+_ENCODERS = (
+    (np.generic, _encode_npscalar),
+    (type(None) | bool | str, _encode_itself),
+    (int, _encode_int),
+    (float, _encode_float),
+    (np.ndarray, _encode_array),
+    (np.dtype, _encode_dtype),
+    (tuple, _encode_tuple),
+    (list, _encode_list),
+    (dict, _encode_dict),
+)
 
 
 def _not_plain(value, where: str) -> TypeError:
@@ -151,50 +179,86 @@ def decode(data, *, where: str, arrays: Mapping[str, np.ndarray], file):
         return [decode(v, where=where, arrays=arrays, file=file) for v in data]
     if not isinstance(data, dict):  # pragma: no cover - json.loads makes nothing else
         raise _malformed(file, where, f"unexpected {type(data).__name__}")
-    tags = [k for k in data if _looks_like_tag(k)]
-    if not tags:
+    tag = _tag_of(data, where=where, file=file)
+    if tag is None:
         return {k: decode(v, where=f"{where}.{k}", arrays=arrays, file=file)
                 for k, v in data.items()}
+    payload = data[tag]
+    try:
+        return _DECODERS[tag](payload, data, where=where, arrays=arrays, file=file)
+    except _MalformedError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise _malformed(file, where, f"malformed {tag!r} value {short_repr(payload)}") from exc
+
+
+def _tag_of(data: dict, *, where: str, file) -> str | None:
+    """The tag of a tagged value, or None for a plain object; unknown tags and extra keys are
+    refused."""
+    tags = [k for k in data if _looks_like_tag(k)]
+    if not tags:
+        return None
     tag = tags[0]
-    if tag not in _TAGS:
+    if tag not in _DECODERS:
         raise _malformed(file, where, f"unknown tag {tag!r}")
     allowed = {tag, "object"} if tag == "__ndarray__" else {tag}
     if set(data) - allowed:
         raise _malformed(file, where, f"tag {tag!r} with extra keys {sorted(set(data) - allowed)}")
-    payload = data[tag]
-    try:
-        if tag == "__tuple__":
-            _expect(isinstance(payload, list))
-            return tuple(decode(v, where=where, arrays=arrays, file=file) for v in payload)
-        if tag == "__float__":
-            _expect(payload in ("nan", "inf", "-inf"))
-            return float(payload)
-        if tag == "__npscalar__":
-            _expect(isinstance(payload, list) and len(payload) == 2)
-            dtype = _plain_dtype(payload[0])
-            value = decode(payload[1], where=where, arrays=arrays, file=file)
-            _expect(dtype.kind in "biufU" and isinstance(value, bool | int | float | str))
-            return dtype.type(value)
-        if tag == "__dtype__":
-            return _plain_dtype(payload)
-        if tag == "__dict__":
-            _expect(isinstance(payload, list) and all(
-                isinstance(p, list) and len(p) == 2 for p in payload))
-            # An unhashable key (a list) raises TypeError: reported as malformed below.
-            return {decode(k, where=where, arrays=arrays, file=file):
-                    decode(v, where=where, arrays=arrays, file=file) for k, v in payload}
-        # __ndarray__
-        _expect(isinstance(payload, str) and data.get("object", False) in (True, False))
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, _MalformedError):
-            raise
-        raise _malformed(file, where, f"malformed {tag!r} value {short_repr(payload)}") from exc
+    return tag
+
+
+# Each decoder gets the tag's payload and the whole tagged object, and raises TypeError or
+# ValueError on a payload of the wrong form: decode reports that as malformed, naming the file.
+
+def _decode_tuple(payload, tagged: dict, *, where: str, arrays, file):
+    _expect(isinstance(payload, list))
+    return tuple(decode(v, where=where, arrays=arrays, file=file) for v in payload)
+
+
+def _decode_float(payload, tagged: dict, *, where: str, arrays, file):
+    _expect(payload in ("nan", "inf", "-inf"))
+    return float(payload)
+
+
+def _decode_npscalar(payload, tagged: dict, *, where: str, arrays, file):
+    _expect(isinstance(payload, list) and len(payload) == 2)
+    dtype = _plain_dtype(payload[0])
+    value = decode(payload[1], where=where, arrays=arrays, file=file)
+    _expect(dtype.kind in "biufU" and isinstance(value, bool | int | float | str))
+    return dtype.type(value)
+
+
+def _decode_dtype(payload, tagged: dict, *, where: str, arrays, file):
+    return _plain_dtype(payload)
+
+
+def _decode_dict(payload, tagged: dict, *, where: str, arrays, file):
+    _expect(isinstance(payload, list) and all(isinstance(p, list) and len(p) == 2
+                                              for p in payload))
+    # An unhashable key (a list) raises TypeError: reported as malformed.
+    return {decode(k, where=where, arrays=arrays, file=file):
+            decode(v, where=where, arrays=arrays, file=file) for k, v in payload}
+
+
+def _decode_ndarray(payload, tagged: dict, *, where: str, arrays, file):
+    _expect(isinstance(payload, str) and tagged.get("object", False) in (True, False))
     if payload not in arrays:
         raise _malformed(file, where, f"array {payload!r} is missing from arrays.npz")
     array = arrays[payload]
     if array.dtype.kind not in _ARRAY_KINDS:  # pragma: no cover - allow_pickle=False stops it
         raise _malformed(file, where, f"array {payload!r} has dtype {array.dtype}")
-    return array.astype(object) if data.get("object") else array
+    return array.astype(object) if tagged.get("object") else array
+
+
+#: The tags decode accepts, and how each is rebuilt; nothing else is.
+_DECODERS = {
+    "__tuple__": _decode_tuple,
+    "__float__": _decode_float,
+    "__npscalar__": _decode_npscalar,
+    "__dict__": _decode_dict,
+    "__ndarray__": _decode_ndarray,
+    "__dtype__": _decode_dtype,
+}
 
 
 class _MalformedError(ValueError):
