@@ -1,7 +1,8 @@
-"""Pieces shared by ``ferkit demo``, ``train`` and ``evaluate``: data, progress, outputs."""
+"""Pieces shared by the subcommands: their parsers, data, progress, outputs."""
 
 from __future__ import annotations
 
+import argparse
 import ast
 import sys
 import time
@@ -19,6 +20,21 @@ def say(message: str = "") -> None:
 
 
 # -- arguments -----------------------------------------------------------------------------
+
+def add_command(subparsers, name: str, run, *, summary: str, description: str,
+                epilog: str | None = None) -> argparse.ArgumentParser:
+    """Add the subcommand ``name``, carried out by ``run(args) -> int``; return its parser.
+
+    ``summary`` is its line in ``ferkit --help``; ``description`` and ``epilog`` open and
+    close its own ``--help``.
+    """
+    # Epilogs are laid out by hand (paragraphs, indented examples): argparse would rewrap them.
+    layout = {"epilog": epilog, "formatter_class": argparse.RawDescriptionHelpFormatter} \
+        if epilog is not None else {}
+    parser = subparsers.add_parser(name, help=summary, description=description, **layout)
+    parser.set_defaults(func=run)
+    return parser
+
 
 def add_data_arguments(parser, *, emotions_help: str) -> None:
     """``DATA`` or ``--sample``, ``--emotions``, ``--usage``."""

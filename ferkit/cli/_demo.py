@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ferkit.cli import _common
 
 #: Training settings of the demo. The sample is small (700 faces), so the demo trains a fixed
@@ -30,13 +28,12 @@ models (`ferkit evaluate --pretrained fer2013-7`), do much better.
 
 def register(subparsers) -> None:
     """Add the ``demo`` subcommand."""
-    parser = subparsers.add_parser(
-        "demo",
-        help="train the default pipeline on the shipped sample; report; write model and plots",
+    parser = _common.add_command(
+        subparsers, "demo", run,
+        summary="train the default pipeline on the shipped sample; report; write model and plots",
         description="Train ferkit's default pipeline on the embedded FER2013 sample, print "
                     "the accuracy and a per-class report, and write the model and plots.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--emotions", metavar="LIST", default=None,
@@ -44,7 +41,6 @@ def register(subparsers) -> None:
     )
     _common.add_training_arguments(parser, epochs=DEMO_EPOCHS)
     _common.add_output_arguments(parser, default=None)
-    parser.set_defaults(func=run)
 
 
 #: Where the demo writes when no --out is given. Its own earlier output there is replaced, so

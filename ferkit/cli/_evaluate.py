@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from ferkit.cli import _common
@@ -25,13 +24,12 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``evaluate`` subcommand."""
-    parser = subparsers.add_parser(
-        "evaluate",
-        help="report on a saved or pretrained model; write the pictures",
+    parser = _common.add_command(
+        subparsers, "evaluate", run,
+        summary="report on a saved or pretrained model; write the pictures",
         description="Evaluate a saved or pretrained model on labelled FER2013 faces: print "
                     "the per-class report and write it with pictures.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common.add_data_arguments(parser, emotions_help="default: those the model knows")
     source = parser.add_mutually_exclusive_group(required=True)
@@ -43,7 +41,6 @@ def register(subparsers) -> None:
         help="a pretrained model shipped with ferkit: fer2013-7 or fer2013-3",
     )
     _common.add_output_arguments(parser, default="ferkit-output/evaluate")
-    parser.set_defaults(func=run)
 
 
 def _load_model(args):

@@ -6,6 +6,8 @@ import platform
 import sys
 from importlib import metadata, resources
 
+from ferkit.cli import _common
+
 _PACKAGES = (
     "numpy", "scikit-learn", "scipy", "pandas", "tensorflow", "tensorflow-cpu", "keras",
     "scikeras", "scikit-image", "matplotlib", "optuna", "pillow", "h5py",
@@ -14,9 +16,9 @@ _PACKAGES = (
 
 def register(subparsers) -> None:
     """Add the ``info`` subcommand."""
-    parser = subparsers.add_parser(
-        "info",
-        help="versions, the shipped data and models, and whether TensorFlow sees a GPU",
+    parser = _common.add_command(
+        subparsers, "info", run,
+        summary="versions, the shipped data and models, and whether TensorFlow sees a GPU",
         description="Show ferkit's and its dependencies' versions, where the shipped sample "
                     "and pretrained models are, and which devices TensorFlow sees.",
     )
@@ -24,7 +26,6 @@ def register(subparsers) -> None:
         "--no-devices", action="store_true",
         help="skip the device check (it imports TensorFlow, which takes a few seconds)",
     )
-    parser.set_defaults(func=run)
 
 
 def _version(name: str) -> str | None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+from ferkit.cli import _common
 
 _EPILOG = """\
 Output has one row per face: file, face, x, y, width, height, score (detections merged into
@@ -24,12 +25,11 @@ image (the others are still predicted and printed); 1 any other failure.
 
 def register(subparsers) -> None:
     """Add the ``predict`` subcommand."""
-    parser = subparsers.add_parser(
-        "predict",
-        help="predict the emotions of the faces in photos",
+    parser = _common.add_command(
+        subparsers, "predict", run,
+        summary="predict the emotions of the faces in photos",
         description="Detect the faces in photos (files or folders) and predict their emotions.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
     source = parser.add_mutually_exclusive_group()
@@ -59,7 +59,6 @@ def register(subparsers) -> None:
         "--min-neighbors", type=int, default=None, metavar="N",
         help="detections a face needs (default 3; lower finds more faces, and more false ones)",
     )
-    parser.set_defaults(func=run)
 
 
 def _load_model(args):
@@ -139,19 +138,37 @@ def _annotation_path(out: Path, photo: Path, single: bool, used: set[Path]) -> P
 
 def run(args) -> int:
     """Predict every photo named in ``args``; returns the exit status."""
-    import pandas as pd
-
-    from ferkit.faces import list_images, predict_image
-
     # Options first: a bad one is a usage error, found before any photo or model is read.
     if args.margin < 0:
         raise ValueError(f"--margin must be >= 0; got {args.margin}")
     detector = _detector_params(args)
+    photos, missing = _find_photos(args.paths, recursive=args.recursive)
+    annotate, single = _annotation_target(args.annotate, photos)
+
+    model = _load_model(args)
+    tables, unreadable = _predict_photos(model, photos, args, detector, annotate, single)
+    _write_table(tables, args.format, args.output)
+    bad = missing + unreadable
+    if bad:
+        total = len(photos) + len(missing)
+        _warn(f"{len(bad)} of {total} input(s) could not be read: {', '.join(bad)}")
+        return 2
+    return 0
+
+
+def _find_photos(paths, *, recursive: bool) -> tuple[list[Path], list[str]]:
+    """The image files among ``paths`` (files or folders), and the paths that do not exist.
+
+    A missing path is reported and the others still predicted; finding no image at all is an
+    error.
+    """
+    from ferkit.faces import list_images
+
     photos: list[Path] = []
     missing: list[str] = []
-    for entry in args.paths:
+    for entry in paths:
         try:
-            found, skipped = list_images([entry], recursive=args.recursive)
+            found, skipped = list_images([entry], recursive=recursive)
         except FileNotFoundError as exc:
             _warn(str(exc))
             missing.append(str(entry))
@@ -163,21 +180,37 @@ def run(args) -> int:
                   f"extension (e.g. {skipped[0].name})")
         photos.extend(found)
     if not photos:
-        raise ValueError(f"no image files to predict in {', '.join(map(str, args.paths))}")
-    annotate = Path(args.annotate) if args.annotate else None
-    single = annotate is not None and len(photos) == 1 and not annotate.is_dir()
-    if annotate is not None:
-        _prepare_annotation(annotate, single)
+        raise ValueError(f"no image files to predict in {', '.join(map(str, paths))}")
+    return photos, missing
 
-    model = _load_model(args)
-    bad = list(missing)
-    tables, used = [], set()
+
+def _annotation_target(annotate, photos: list[Path]) -> tuple[Path | None, bool]:
+    """Where ``--annotate`` writes (None without it), and whether that is one image file
+    rather than a folder; its folder is created."""
+    if not annotate:
+        return None, False
+    out = Path(annotate)
+    single = len(photos) == 1 and not out.is_dir()
+    _prepare_annotation(out, single)
+    return out, single
+
+
+def _predict_photos(model, photos: list[Path], args, detector: dict, annotate: Path | None,
+                    single: bool) -> tuple[list, list[str]]:
+    """One table of faces per photo read, and the photos that could not be read.
+
+    An unreadable photo is reported and skipped, so that one bad file does not lose the
+    predictions of the others.
+    """
+    from ferkit.faces import predict_image
+
+    tables, unreadable, used = [], [], set()
     for photo in photos:
         try:
             table = predict_image(model, photo, margin=args.margin, detector_params=detector)
         except (ValueError, TypeError, OSError) as exc:
             _warn(f"skipped {photo}: {str(exc).splitlines()[0]}")
-            bad.append(str(photo))
+            unreadable.append(str(photo))
             continue
         if table.empty:
             _warn(f"no face found in {photo}")
@@ -185,24 +218,25 @@ def run(args) -> int:
         tables.append(table)
         if annotate is not None:
             _write_annotation(photo, table, _annotation_path(annotate, photo, single, used))
+    return tables, unreadable
+
+
+def _write_table(tables: list, output_format: str, output) -> None:
+    """All the faces in one table, as CSV or JSON, to the ``--output`` file or stdout."""
+    import pandas as pd
 
     if not tables:
-        text = "" if args.format == "csv" else "[]\n"
+        text = "" if output_format == "csv" else "[]\n"
     else:
         result = pd.concat(tables, ignore_index=True)
         text = (
-            result.to_csv(index=False) if args.format == "csv"
+            result.to_csv(index=False) if output_format == "csv"
             else result.to_json(orient="records", indent=2) + "\n"
         )
-    if args.output:
-        Path(args.output).write_text(text)
+    if output:
+        Path(output).write_text(text)
     else:
         sys.stdout.write(text)
-    if bad:
-        total = len(photos) + len(missing)
-        _warn(f"{len(bad)} of {total} input(s) could not be read: {', '.join(bad)}")
-        return 2
-    return 0
 
 
 def _write_annotation(photo: Path, table, target: Path) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 from ferkit.cli import _common
 
 _EPILOG = """\
@@ -29,13 +27,12 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``train`` subcommand."""
-    parser = subparsers.add_parser(
-        "train",
-        help="train a model on FER2013 data; report; write model and plots",
+    parser = _common.add_command(
+        subparsers, "train", run,
+        summary="train a model on FER2013 data; report; write model and plots",
         description="Train ferkit's pipeline on FER2013 data, print the report on held-out "
                     "faces and write the model and pictures.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common.add_data_arguments(parser, emotions_help="default: all in DATA")
     _common.add_training_arguments(parser, epochs=None)
@@ -43,7 +40,6 @@ def register(subparsers) -> None:
         "--quiet", action="store_true", help="no line per epoch"
     )
     _common.add_output_arguments(parser, default="ferkit-output/train")
-    parser.set_defaults(func=run)
 
 
 def run(args) -> int:
