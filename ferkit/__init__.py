@@ -25,11 +25,12 @@ _LAZY = {
     "available_pretrained": "ferkit._pretrained",
     "detect_faces": "ferkit.faces",
     "predict_image": "ferkit.faces",
-    "report": "ferkit._report",
-    "ClassificationReport": "ferkit._report",
+    "report": "ferkit.metrics",
+    "ClassificationReport": "ferkit.metrics",
 }
 _SUBMODULES = {
     "datasets", "preprocessing", "persistence", "plotting", "model_selection", "faces",
+    "metrics",
 }
 
 __all__ = ["EMOTIONS", "THREE_EMOTIONS", "__version__", *sorted(_LAZY)]

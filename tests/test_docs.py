@@ -28,7 +28,7 @@ DOCS = ROOT / "docs"
 #: Public modules the API reference must cover, each with a generated page per public name.
 API_MODULES = (
     "ferkit", "ferkit.datasets", "ferkit.preprocessing", "ferkit.persistence",
-    "ferkit.plotting", "ferkit.model_selection", "ferkit.faces",
+    "ferkit.metrics", "ferkit.plotting", "ferkit.model_selection", "ferkit.faces",
 )
 
 #: Modules (with their submodules) whose docstring examples train no network.
@@ -38,7 +38,7 @@ LIGHT_MODULES = (
 )
 #: Modules whose docstring examples train tiny networks, detect faces or draw.
 HEAVY_MODULES = (
-    "ferkit._classifier", "ferkit._report", "ferkit.persistence", "ferkit.plotting",
+    "ferkit._classifier", "ferkit.metrics", "ferkit.persistence", "ferkit.plotting",
     "ferkit.model_selection", "ferkit.faces",
 )
 

@@ -22,7 +22,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from ferkit._report import expected_calibration_error
+from ferkit.metrics import expected_calibration_error
 from ferkit.plotting import (
     FIGURES,
     FaceGridDisplay,
@@ -267,7 +267,7 @@ def test_save_figures_writes_pngs_without_pyplot(fitted_pipeline, sample3, tmp_p
 
 def test_importing_plotting_and_report_stays_light():
     code = (
-        "import sys, ferkit.plotting, ferkit._report; "
+        "import sys, ferkit.plotting, ferkit.metrics; "
         "heavy = [m for m in ('matplotlib', 'tensorflow', 'keras') if m in sys.modules]; "
         "print(heavy)"
     )

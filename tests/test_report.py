@@ -18,7 +18,7 @@ from sklearn.metrics import (
 )
 
 import ferkit
-from ferkit._report import ClassificationReport, expected_calibration_error, top_label_bins
+from ferkit.metrics import ClassificationReport, expected_calibration_error, top_label_bins
 
 
 class FixedProbaClassifier(ClassifierMixin, BaseEstimator):

@@ -1,6 +1,7 @@
-"""Helpers shared by the ferkit displays: class names, scores and fitted histories.
+"""Helpers shared by the ferkit displays: fitted histories, faces, new Axes, legend names.
 
-Nothing here imports matplotlib or TensorFlow.
+The checks of labels and scores are :mod:`ferkit.metrics`' (``_predictions``), shared with
+:func:`ferkit.report`. Nothing here imports matplotlib or TensorFlow.
 """
 
 from __future__ import annotations
@@ -8,78 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ferkit._emotions import EMOTIONS
-
-
-def class_names(classes) -> list[str]:
-    """Readable names for class labels: FER2013 codes 0-6 become emotion names.
-
-    Parameters
-    ----------
-    classes : array-like of shape (n_classes,)
-        Class labels as a classifier holds them in ``classes_``.
-
-    Returns
-    -------
-    list of str
-    """
-    classes = np.asarray(classes)
-    if classes.dtype.kind in "iu" and classes.size and 0 <= classes.min() and (
-        classes.max() < len(EMOTIONS)
-    ):
-        return [EMOTIONS[int(c)] for c in classes]
-    return [str(c) for c in classes]
-
-
-def check_estimator_scores(estimator):
-    """Check that ``estimator`` is a fitted classifier with ``predict_proba``; return classes_."""
-    if not hasattr(estimator, "predict_proba"):
-        raise TypeError(
-            f"{type(estimator).__name__} has no predict_proba; ferkit's reports and plots need "
-            "a classifier that gives class probabilities."
-        )
-    try:
-        classes = estimator.classes_
-    except AttributeError as exc:
-        raise ValueError(
-            f"This {type(estimator).__name__} is not fitted yet (it has no classes_): call fit "
-            "first."
-        ) from exc
-    return np.asarray(classes)
-
-
-def check_predictions(y_true, y_proba, classes, *, name: str = "y"):
-    """Validate true labels against probabilities whose columns follow ``classes``.
-
-    Returns
-    -------
-    y_true : ndarray of shape (n_samples,)
-    y_proba : ndarray of float64, shape (n_samples, n_classes)
-    classes : ndarray of shape (n_classes,)
-    """
-    classes = np.asarray(classes)
-    y_true = column_or_1d(np.asarray(y_true), warn=True)
-    y_proba = np.asarray(y_proba, dtype=np.float64)
-    if y_proba.ndim != 2 or y_proba.shape[1] != classes.size:
-        raise ValueError(
-            f"The probabilities must have one column per class ({classes.size}: "
-            f"{classes.tolist()}); got an array of shape {y_proba.shape}."
-        )
-    check_consistent_length(y_true, y_proba)
-    if y_true.size == 0:
-        raise ValueError(f"{name} is empty: at least one labelled sample is needed.")
-    if not np.isfinite(y_proba).all() or (y_proba < 0).any() or (y_proba > 1 + 1e-6).any():
-        raise ValueError("The probabilities must be finite and lie in [0, 1].")
-    known = np.isin(y_true, classes)
-    if not known.all():
-        unknown = sorted({str(v) for v in y_true[~known].tolist()})
-        raise ValueError(
-            f"{name} contains label(s) the model does not know: {unknown[:10]}; the model's "
-            f"classes are {classes.tolist()}."
-        )
-    return y_true, y_proba, classes
+from ferkit.metrics._predictions import predict_scores
 
 
 def final_estimator(estimator):
@@ -116,12 +47,23 @@ def as_face_images(X) -> np.ndarray:
     return X
 
 
-def present_labels(classes, y_true, y_pred) -> np.ndarray:
-    """The classes found in ``y_true`` or ``y_pred``, in ``classes`` order."""
-    classes = np.asarray(classes)
-    return classes[np.isin(classes, y_true) | np.isin(classes, y_pred)]
-
-
 def estimator_name(estimator) -> str:
     """A short legend name: the class of the final estimator."""
     return type(final_estimator(estimator)).__name__
+
+
+def scores_and_name(estimator, X, name):
+    """``predict_proba(X)``, ``classes_`` and the legend name (``name``, else the class's)."""
+    y_proba, classes = predict_scores(estimator, X)
+    return y_proba, classes, estimator_name(estimator) if name is None else name
+
+
+def pyplot_axes(ax, *, figsize, grid=None):
+    """``ax`` as given, or the Axes of a new pyplot figure: one, or a ``grid=(rows, cols)``."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    if grid is None:
+        return plt.subplots(figsize=figsize)[1]
+    return plt.subplots(*grid, figsize=figsize, squeeze=False)[1]

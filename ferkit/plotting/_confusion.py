@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ferkit.plotting._base import (
-    check_estimator_scores,
+from ferkit.metrics._predictions import (
     check_predictions,
     class_names,
+    predict_scores,
     present_labels,
+    top_labels,
 )
 
 _NORMALIZE_TITLES = {
@@ -71,8 +70,7 @@ def plot_confusion_matrix(
     >>> list(display.display_labels), int(display.confusion_matrix.sum())
     (['angry', 'happy', 'sad'], 300)
     """
-    classes = check_estimator_scores(estimator)
-    y_proba = estimator.predict_proba(X)
+    y_proba, classes = predict_scores(estimator, X)
     return confusion_matrix_from_predictions(
         y, y_proba, classes, normalize=normalize, ax=ax, cmap=cmap, colorbar=colorbar,
         values_format=values_format, xticks_rotation=xticks_rotation,
@@ -108,7 +106,7 @@ def confusion_matrix_from_predictions(
             f"normalize must be one of {list(_NORMALIZE_TITLES)}; got {normalize!r}."
         )
     y_true, y_proba, classes = check_predictions(y_true, y_proba, classes)
-    y_pred = classes[np.argmax(y_proba, axis=1)]
+    y_pred = top_labels(y_proba, classes)
     labels = present_labels(classes, y_true, y_pred)
     if values_format is None:
         values_format = "d" if normalize is None else ".2f"

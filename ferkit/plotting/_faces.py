@@ -11,7 +11,8 @@ from numbers import Integral
 
 import numpy as np
 
-from ferkit.plotting._base import as_face_images, check_estimator_scores, class_names
+from ferkit.metrics._predictions import class_names, predict_scores, top_labels
+from ferkit.plotting._base import as_face_images, pyplot_axes
 
 
 class FaceGridDisplay:
@@ -72,13 +73,8 @@ class FaceGridDisplay:
         n = len(images)
         if n == 0:
             raise ValueError("There are no faces to show.")
-        if ax is None:
-            import matplotlib.pyplot as plt
-
-            ncols = ncols or math.ceil(math.sqrt(n))
-            nrows = math.ceil(n / ncols)
-            _, ax = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.9 * nrows), squeeze=False)
-        axes = np.ravel(np.asarray(ax, dtype=object))
+        grid, figsize = face_grid_layout(n, ncols)
+        axes = np.ravel(np.asarray(pyplot_axes(ax, figsize=figsize, grid=grid), dtype=object))
         if axes.size < n:
             raise ValueError(f"ax holds {axes.size} Axes, but there are {n} faces to show.")
         self.images_ = []
@@ -174,12 +170,18 @@ class FaceGridDisplay:
         -------
         FaceGridDisplay
         """
-        classes = check_estimator_scores(estimator)
-        y_pred = classes[np.argmax(estimator.predict_proba(X), axis=1)]
+        y_pred = top_labels(*predict_scores(estimator, X))
         return cls.from_predictions(
             X, y, y_pred, n_faces=n_faces, errors_only=errors_only,
             random_state=random_state, ax=ax,
         )
+
+
+def face_grid_layout(n: int, ncols=None):
+    """``(nrows, ncols)`` and figure size of a grid of ``n`` faces, about square by default."""
+    ncols = ncols or math.ceil(math.sqrt(n))
+    nrows = math.ceil(n / ncols)
+    return (nrows, ncols), (1.6 * ncols, 1.9 * nrows)
 
 
 def _vmax(images) -> float:

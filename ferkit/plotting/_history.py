@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ferkit.plotting._base import final_estimator
+from ferkit.plotting._base import final_estimator, pyplot_axes
 
 _TITLES = {"accuracy": "Accuracy", "loss": "Loss"}
 
@@ -69,11 +69,8 @@ class TrainingHistoryDisplay:
         self : TrainingHistoryDisplay
         """
         metrics = _check_metrics(self.history, self.metrics)
-        if ax is None:
-            import matplotlib.pyplot as plt
-
-            _, ax = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
-        axes = np.ravel(np.asarray(ax, dtype=object))
+        grid, figsize = history_layout(metrics)
+        axes = np.ravel(np.asarray(pyplot_axes(ax, figsize=figsize, grid=grid), dtype=object))
         if axes.size != len(metrics):
             raise ValueError(
                 f"ax must hold one Axes per metric ({len(metrics)}: {list(metrics)}); got "
@@ -146,6 +143,11 @@ class TrainingHistoryDisplay:
                 "FacialExpressionClassifier or a Pipeline ending in one."
             )
         return cls.from_history(history, metrics=metrics, ax=ax, name=name)
+
+
+def history_layout(metrics):
+    """``(1, n_metrics)`` panels side by side, and the figure size that holds them."""
+    return (1, len(metrics)), (5 * len(metrics), 4)
 
 
 def _check_metrics(history, metrics) -> tuple[str, ...]:

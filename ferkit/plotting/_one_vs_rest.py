@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferkit.plotting._base import (
-    check_estimator_scores,
-    check_predictions,
-    class_names,
-    estimator_name,
-)
+from ferkit.metrics._predictions import check_predictions, class_names
+from ferkit.plotting._base import pyplot_axes, scores_and_name
 
 
 class _OneVsRestDisplay:
@@ -43,9 +39,7 @@ class _OneVsRestDisplay:
         display
             The display, plotted.
         """
-        classes = check_estimator_scores(estimator)
-        y_proba = estimator.predict_proba(X)
-        name = estimator_name(estimator) if name is None else name
+        y_proba, classes, name = scores_and_name(estimator, X, name)
         return cls.from_predictions(y, y_proba, classes, ax=ax, name=name)
 
     @classmethod
@@ -96,14 +90,6 @@ class _OneVsRestDisplay:
         self.ax_ = ax
         self.figure_ = ax.figure
         return self
-
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(6, 5))
-    return ax
 
 
 class RocCurvesDisplay(_OneVsRestDisplay):
@@ -172,7 +158,7 @@ class RocCurvesDisplay(_OneVsRestDisplay):
         """
         from sklearn.metrics import RocCurveDisplay
 
-        ax = _axes(ax)
+        ax = pyplot_axes(ax, figsize=(6, 5))
         last = len(self.display_labels) - 1
         self.curve_displays_ = [
             RocCurveDisplay(fpr=fpr, tpr=tpr, roc_auc=auc).plot(
@@ -264,7 +250,7 @@ class PrecisionRecallCurvesDisplay(_OneVsRestDisplay):
         """
         from sklearn.metrics import PrecisionRecallDisplay
 
-        ax = _axes(ax)
+        ax = pyplot_axes(ax, figsize=(6, 5))
         self.curve_displays_ = [
             PrecisionRecallDisplay(precision, recall, average_precision=ap).plot(
                 ax=ax, name=label

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ferkit.plotting._base import check_estimator_scores, check_predictions, estimator_name
+from ferkit.metrics import expected_calibration_error, top_label_bins
+from ferkit.metrics._calibration import top_label_confidence
+from ferkit.plotting._base import pyplot_axes, scores_and_name
 
 
 class ReliabilityDisplay:
@@ -90,10 +92,7 @@ class ReliabilityDisplay:
         """
         from sklearn.calibration import CalibrationDisplay
 
-        if ax is None:
-            import matplotlib.pyplot as plt
-
-            _, ax = plt.subplots(figsize=(5, 5))
+        ax = pyplot_axes(ax, figsize=(5, 5))
         name = self.name if name is None else name
         label = f"ECE = {self.ece:.3f}" if name is None else f"{name} (ECE = {self.ece:.3f})"
         display = CalibrationDisplay(self.prob_true, self.prob_pred, self.confidence)
@@ -151,13 +150,10 @@ class ReliabilityDisplay:
         """
         from sklearn.calibration import calibration_curve
 
-        from ferkit._report import expected_calibration_error, top_label_bins
-
-        y_true, y_proba, classes = check_predictions(y_true, y_proba, classes)
-        confidence = np.max(y_proba, axis=1)
-        correct = (classes[np.argmax(y_proba, axis=1)] == y_true).astype(int)
+        confidence, correct = top_label_confidence(y_true, y_proba, classes)
         prob_true, prob_pred = calibration_curve(
-            correct, np.clip(confidence, 0, 1), n_bins=n_bins, strategy="uniform", pos_label=1
+            correct.astype(int), np.clip(confidence, 0, 1), n_bins=n_bins, strategy="uniform",
+            pos_label=1,
         )
         counts, _, _ = top_label_bins(y_true, y_proba, classes, n_bins=n_bins)
         ece = expected_calibration_error(y_true, y_proba, classes, n_bins=n_bins)
@@ -187,9 +183,7 @@ class ReliabilityDisplay:
         -------
         ReliabilityDisplay
         """
-        classes = check_estimator_scores(estimator)
-        y_proba = estimator.predict_proba(X)
-        name = estimator_name(estimator) if name is None else name
+        y_proba, classes, name = scores_and_name(estimator, X, name)
         return cls.from_predictions(y, y_proba, classes, n_bins=n_bins, ax=ax, name=name)
 
 

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from ferkit.plotting._base import (
-    check_estimator_scores,
-    check_predictions,
-    estimator_name,
-    final_estimator,
-)
+from ferkit.metrics._predictions import check_estimator_scores, check_predictions, top_labels
+from ferkit.plotting._base import estimator_name, final_estimator
 
 #: Pictures :func:`save_figures` draws by default. Faces are drawn only when asked.
 FIGURES = (
@@ -95,8 +89,8 @@ def save_figures(
     ['confusion_matrix.png', 'confusion_matrix_normalized.png']
     """
     from ferkit.plotting._confusion import confusion_matrix_from_predictions
-    from ferkit.plotting._faces import FaceGridDisplay
-    from ferkit.plotting._history import TrainingHistoryDisplay
+    from ferkit.plotting._faces import FaceGridDisplay, face_grid_layout
+    from ferkit.plotting._history import TrainingHistoryDisplay, history_layout
     from ferkit.plotting._one_vs_rest import PrecisionRecallCurvesDisplay, RocCurvesDisplay
     from ferkit.plotting._reliability import ReliabilityDisplay
 
@@ -119,9 +113,10 @@ def save_figures(
             if not history:
                 continue
             metrics = tuple(m for m in ("accuracy", "loss") if history.get(m))
-            figure = _new_figure((5 * len(metrics), 4))
+            grid, figsize = history_layout(metrics)
+            figure = _new_figure(figsize)
             TrainingHistoryDisplay(history, metrics=metrics).plot(
-                ax=figure.subplots(1, len(metrics), squeeze=False)
+                ax=figure.subplots(*grid, squeeze=False)
             )
         elif kind.startswith("confusion_matrix"):
             figure = _new_figure((1.1 * len(classes) + 2.5, 1.0 * len(classes) + 2))
@@ -145,13 +140,11 @@ def save_figures(
             )
         else:  # faces
             n = min(n_faces, len(y))
-            ncols = int(np.ceil(np.sqrt(n)))
-            nrows = int(np.ceil(n / ncols))
-            figure = _new_figure((1.6 * ncols, 1.9 * nrows))
-            y_pred = classes[np.argmax(y_proba, axis=1)]
+            grid, figsize = face_grid_layout(n)
+            figure = _new_figure(figsize)
             FaceGridDisplay.from_predictions(
-                X, y, y_pred, n_faces=n, random_state=random_state,
-                ax=figure.subplots(nrows, ncols, squeeze=False),
+                X, y, top_labels(y_proba, classes), n_faces=n, random_state=random_state,
+                ax=figure.subplots(*grid, squeeze=False),
             )
         path = folder / f"{kind}.{format}"
         figure.savefig(path, dpi=dpi)

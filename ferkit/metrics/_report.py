@@ -15,103 +15,15 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 from sklearn.utils import Bunch
-from sklearn.utils._param_validation import Interval, validate_params
 
-from ferkit.plotting._base import check_estimator_scores, check_predictions, class_names
-
-__all__ = ["ClassificationReport", "expected_calibration_error", "report"]
-
-#: Bins of the expected calibration error (Guo et al., 2017, use 15).
-DEFAULT_N_BINS = 15
-
-
-def _bin_ids(confidence: np.ndarray, n_bins: int) -> np.ndarray:
-    """Index of the equal-width bin ``((m-1)/M, m/M]`` holding each confidence.
-
-    The same binning as :func:`sklearn.calibration.calibration_curve` with
-    ``strategy="uniform"``, so the reliability diagram and the ECE agree bin for bin.
-    """
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    return np.searchsorted(edges[1:-1], confidence)
-
-
-def top_label_bins(y_true, y_proba, classes, *, n_bins: int = DEFAULT_N_BINS):
-    """Per-bin count, mean confidence and accuracy of the top-label predictions.
-
-    Returns
-    -------
-    counts : ndarray of int, shape (n_bins,)
-    confidence : ndarray of shape (n_bins,)
-        Mean top-label probability in each bin (NaN for empty bins).
-    accuracy : ndarray of shape (n_bins,)
-        Fraction of correct predictions in each bin (NaN for empty bins).
-    """
-    y_true, y_proba, classes = check_predictions(y_true, y_proba, classes)
-    top = np.max(y_proba, axis=1)
-    correct = classes[np.argmax(y_proba, axis=1)] == y_true
-    ids = _bin_ids(top, n_bins)
-    counts = np.bincount(ids, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        confidence = np.bincount(ids, weights=top, minlength=n_bins) / counts
-        accuracy = np.bincount(ids, weights=correct, minlength=n_bins) / counts
-    return counts, confidence, accuracy
-
-
-@validate_params(
-    {
-        "y_true": ["array-like"],
-        "y_proba": ["array-like"],
-        "classes": ["array-like"],
-        "n_bins": [Interval(Integral, 1, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
+from ferkit.metrics._calibration import DEFAULT_N_BINS, expected_calibration_error
+from ferkit.metrics._predictions import (
+    check_predictions,
+    class_names,
+    predict_scores,
+    present_labels,
+    top_labels,
 )
-def expected_calibration_error(y_true, y_proba, classes, *, n_bins: int = DEFAULT_N_BINS):
-    r"""Top-label expected calibration error (ECE) with equal-width confidence bins.
-
-    For each sample, the *confidence* is its largest predicted probability and the prediction
-    is *correct* when the class of that column is the true label. The confidences are put in
-    ``n_bins`` equal-width bins :math:`B_m = (\frac{m-1}{M}, \frac{m}{M}]` (the first bin
-    also holds 0), and
-
-    .. math::
-
-        \mathrm{ECE} = \sum_{m=1}^{M} \frac{|B_m|}{n}\,
-        \bigl|\mathrm{acc}(B_m) - \mathrm{conf}(B_m)\bigr|
-
-    where :math:`\mathrm{acc}(B_m)` is the fraction of correct predictions in the bin and
-    :math:`\mathrm{conf}(B_m)` their mean confidence; empty bins add nothing. 0 is perfectly
-    calibrated, 1 the worst. This is the definition of Guo et al., "On Calibration of Modern
-    Neural Networks" (ICML 2017), and the binning of
-    :func:`sklearn.calibration.calibration_curve` with ``strategy="uniform"``.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_proba : array-like of shape (n_samples, n_classes)
-        Predicted probabilities, columns in the order of ``classes``.
-    classes : array-like of shape (n_classes,)
-        Class of each column (a classifier's ``classes_``).
-    n_bins : int, default=15
-        Number of equal-width bins on [0, 1].
-
-    Returns
-    -------
-    float
-        The expected calibration error.
-
-    Examples
-    --------
-    >>> from ferkit._report import expected_calibration_error
-    >>> proba = [[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]]
-    >>> round(expected_calibration_error(["a", "a", "a", "b"], proba, ["a", "b"]), 3)
-    0.1
-    """
-    counts, confidence, accuracy = top_label_bins(y_true, y_proba, classes, n_bins=n_bins)
-    full = counts > 0
-    gaps = np.abs(accuracy[full] - confidence[full])
-    return float(np.sum(counts[full] * gaps) / np.sum(counts))
 
 
 class ClassificationReport(Bunch):
@@ -139,7 +51,8 @@ class ClassificationReport(Bunch):
     confusion_matrix : ndarray of shape (n_labels, n_labels)
         Counts: row ``i`` true ``labels[i]``, column ``j`` predicted ``labels[j]``.
     ece : float
-        Top-label expected calibration error (see :func:`expected_calibration_error`).
+        Top-label expected calibration error (see
+        :func:`~ferkit.metrics.expected_calibration_error`).
     n_bins : int
         Number of bins of ``ece``.
     n_samples : int
@@ -259,7 +172,7 @@ def report(model, X, y, *, n_bins: int = DEFAULT_N_BINS) -> ClassificationReport
     :math:`\mathrm{ECE} = \sum_m \frac{|B_m|}{n} |\mathrm{acc}(B_m) -
     \mathrm{conf}(B_m)|`, with :math:`\mathrm{acc}` the fraction of correct predictions
     and :math:`\mathrm{conf}` the mean confidence in the bin (see
-    :func:`ferkit._report.expected_calibration_error`). The reliability diagram of
+    :func:`ferkit.metrics.expected_calibration_error`). The reliability diagram of
     :class:`ferkit.plotting.ReliabilityDisplay` draws the same bins.
 
     Examples
@@ -277,12 +190,10 @@ def report(model, X, y, *, n_bins: int = DEFAULT_N_BINS) -> ClassificationReport
     """
     if not (isinstance(n_bins, Integral) and n_bins >= 1):
         raise ValueError(f"n_bins must be a positive int; got {n_bins!r}.")
-    classes = check_estimator_scores(model)
-    y_proba = model.predict_proba(X)
+    y_proba, classes = predict_scores(model, X)
     y_true, y_proba, classes = check_predictions(y, y_proba, classes)
-    y_pred = classes[np.argmax(y_proba, axis=1)]
-    present = np.isin(classes, y_true) | np.isin(classes, y_pred)
-    labels = classes[present]
+    y_pred = top_labels(y_proba, classes)
+    labels = present_labels(classes, y_true, y_pred)
     precision, recall, f1, support = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )
