@@ -188,8 +188,8 @@ def test_jpeg_matches_pillow(tmp_path, faces, monkeypatch):
         np.testing.assert_array_equal(image, expected[member])
 
 
-def test_jpeg_frame_reads_the_frame_header():
-    """The check that guards the fast JPEG path: size and channels, or None."""
+def test_decode_face_reads_what_pillow_reads_and_checks_the_size():
+    """Long EXIF segments, progressive and colour JPEGs, PNGs; wrong sizes and cut files."""
     def jpeg(mode, size, **options):
         buffer = io.BytesIO()
         Image.new(mode, size, 100).save(buffer, "JPEG", **options)
@@ -197,12 +197,16 @@ def test_jpeg_frame_reads_the_frame_header():
 
     exif = Image.Exif()
     exif[0x010E] = "a face" * 100  # a long APP1 segment before the frame header
-    assert folder_module.jpeg_frame(jpeg("L", (48, 48))) == (48, 48, 1)
-    assert folder_module.jpeg_frame(jpeg("L", (48, 48), exif=exif)) == (48, 48, 1)
-    assert folder_module.jpeg_frame(jpeg("L", (64, 30), progressive=True)) == (30, 64, 1)
-    assert folder_module.jpeg_frame(jpeg("RGB", (48, 48))) == (48, 48, 3)
-    assert folder_module.jpeg_frame(_png()) is None
-    assert folder_module.jpeg_frame(jpeg("L", (48, 48))[:40]) is None  # cut before the frame
+    for payload in (jpeg("L", (48, 48)), jpeg("L", (48, 48), exif=exif),
+                    jpeg("L", (48, 48), progressive=True), jpeg("RGB", (48, 48)), _png()):
+        face = folder_module.decode_face(payload)
+        assert face.shape == (48, 48) and face.dtype == np.uint8
+        np.testing.assert_array_equal(
+            face, np.asarray(Image.open(io.BytesIO(payload)).convert("L")))
+    with pytest.raises(folder_module.BadFace, match="image is 64x30 pixels; expected a 48x48"):
+        folder_module.decode_face(jpeg("L", (64, 30), progressive=True))
+    with pytest.raises(folder_module.BadFace, match="cannot be read as an image"):
+        folder_module.decode_face(jpeg("L", (48, 48))[:40])  # cut before the frame
 
 
 # ------------------------------------------------------------------ bad input: CSV ------
@@ -590,6 +594,17 @@ def test_cache_true_uses_xdg_cache_home_and_survives_a_damaged_entry(tmp_path, f
     entry.write_bytes(b"half-written")  # e.g. a disk that filled up
     np.testing.assert_array_equal(load_fer2013(path, cache=True).images, images)
     assert entry.read_bytes() != b"half-written"  # stored again
+    np.testing.assert_array_equal(load_fer2013(path, cache=True).images, images)
+
+
+def test_cache_true_without_xdg_cache_home_uses_scikit_learn_data_home(tmp_path, faces,
+                                                                      monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    images, codes, usage = faces
+    path = write_csv(tmp_path / "fer2013.csv", images, codes, usage)
+    load_fer2013(path, cache=True)
+    assert len(list((tmp_path / "sklearn" / "ferkit" / "fer2013").glob("*.npz"))) == 1
     np.testing.assert_array_equal(load_fer2013(path, cache=True).images, images)
 
 

@@ -22,11 +22,18 @@ _FORMAT = b"ferkit-fer2013-cache-1"
 
 
 def cache_dir(cache) -> Path | None:
-    """Where cached faces live: None (no cache), the default folder (True) or ``cache``."""
+    """Where cached faces live: None (no cache), the default folder (True) or ``cache``.
+
+    The default is ``ferkit/fer2013`` under ``$XDG_CACHE_HOME`` where that is set, else under
+    scikit-learn's data home (:func:`sklearn.datasets.get_data_home`: ``$SCIKIT_LEARN_DATA``,
+    or ``~/scikit_learn_data``).
+    """
     if cache is False or cache is None:
         return None
     if cache is True:
-        base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+        from sklearn.datasets import get_data_home
+
+        base = os.environ.get("XDG_CACHE_HOME") or get_data_home()
         return Path(base) / "ferkit" / "fer2013"
     if isinstance(cache, str | os.PathLike):
         return Path(cache)

@@ -96,13 +96,16 @@ def load_fer2013(
         missing column, unknown form) always raise.
     cache : bool or path-like, default=False
         Opt-in cache of the decoded faces. True keeps them under
-        ``$XDG_CACHE_HOME/ferkit/fer2013`` (``~/.cache/ferkit/fer2013``); a path keeps them
-        there. The first load reads and stores every face; later loads of the same content,
-        with any ``emotions`` or ``usage``, read them back (about 74 MB for the full data
-        set). Entries are keyed by a SHA-256 of the source's bytes, so a changed file is
-        never served stale; a load that skipped bad entries is not cached. As the first
-        load reads every face, it reports bad entries anywhere in the source, also in faces
-        that ``emotions`` or ``usage`` leave out.
+        ``$XDG_CACHE_HOME/ferkit/fer2013`` where ``XDG_CACHE_HOME`` is set, else under
+        ``ferkit/fer2013`` in scikit-learn's data home
+        (:func:`sklearn.datasets.get_data_home`: ``$SCIKIT_LEARN_DATA``, by default
+        ``~/scikit_learn_data``); a path keeps them there. The first load reads and stores
+        every face; later loads of the same content, with any ``emotions`` or ``usage``,
+        read them back (about 74 MB for the full data set). Entries are keyed by a SHA-256
+        of the source's bytes, so a changed file is never served stale; a load that skipped
+        bad entries is not cached. As the first load reads every face, it reports bad
+        entries anywhere in the source, also in faces that ``emotions`` or ``usage`` leave
+        out.
 
     Returns
     -------
@@ -180,35 +183,14 @@ def load_fer2013(
         form, columns = "directory", None
     else:
         form, columns = _sniff(path, source)
-    if columns is not None:
-        if "emotion" not in columns and codes_wanted is not None:
-            raise ValueError(f"'{source}' has no emotion column, so emotions= cannot select "
-                             "faces; pass emotions=None.")
-        if "usage" not in columns and usage_wanted is not None:
-            raise ValueError(f"'{source}' has no Usage column, so usage= cannot select "
-                             "splits; pass usage=None.")
+        _check_selectable(source, columns, codes_wanted, usage_wanted)
 
-    entry = found = None
-    if store_in is not None:
-        entry = store_in / f"{_cache.content_key(path)}.npz"
-        found = _cache.load(entry)
-    n_bad = 0
-    if found is None:
-        # With a cache, read every face once so that any later selection is a cache hit.
-        wanted = dict(codes_wanted=codes_wanted, usage_wanted=usage_wanted)
-        if entry is not None:
-            wanted = dict(codes_wanted=None, usage_wanted=None)
-        if columns is None:
-            problems = ProblemLog(source, "file" if form == "directory" else "member")
-            found = read_image_folder(path, is_zip=form == "zip", problems=problems, **wanted)
-        else:
-            problems = ProblemLog(source, "row", note=ROW_NOTE)
-            found = read_csv_faces(path, columns, problems=problems, on_error=on_error,
-                                   **wanted)
-        problems.resolve(on_error)
-        n_bad = len(problems)
-        if entry is not None and not n_bad:  # a load that skipped entries must warn again
-            _cache.store(entry, found)
+    if store_in is None:
+        found, n_bad = _read(path, source, form, columns, on_error=on_error,
+                             codes_wanted=codes_wanted, usage_wanted=usage_wanted)
+    else:
+        found, n_bad = _read_through_cache(store_in, path, source, form, columns,
+                                           on_error=on_error)
     found = _select(found, codes_wanted, usage_wanted)
 
     codes = found["codes"]
@@ -227,6 +209,53 @@ def load_fer2013(
     if as_frame:
         bunch.frame = _frame(bunch, origin)
     return bunch
+
+
+def _check_selectable(source: str, columns, codes_wanted, usage_wanted) -> None:
+    """A ValueError if ``emotions=`` or ``usage=`` selects on a column the CSV lacks."""
+    if columns is None:
+        return
+    if "emotion" not in columns and codes_wanted is not None:
+        raise ValueError(f"'{source}' has no emotion column, so emotions= cannot select "
+                         "faces; pass emotions=None.")
+    if "usage" not in columns and usage_wanted is not None:
+        raise ValueError(f"'{source}' has no Usage column, so usage= cannot select "
+                         "splits; pass usage=None.")
+
+
+def _read(path: Path, source: str, form: str, columns, *, on_error: str,
+          codes_wanted, usage_wanted) -> tuple[dict, int]:
+    """Read the faces that pass the filters, and the number of bad entries left out.
+
+    Bad entries are raised or warned about (``on_error``) once the whole source is read.
+    """
+    wanted = dict(codes_wanted=codes_wanted, usage_wanted=usage_wanted)
+    if columns is None:
+        problems = ProblemLog(source, "file" if form == "directory" else "member")
+        found = read_image_folder(path, is_zip=form == "zip", problems=problems, **wanted)
+    else:
+        problems = ProblemLog(source, "row", note=ROW_NOTE)
+        found = read_csv_faces(path, columns, problems=problems, on_error=on_error, **wanted)
+    problems.resolve(on_error)
+    return found, len(problems)
+
+
+def _read_through_cache(store_in: Path, path: Path, source: str, form: str, columns, *,
+                        on_error: str) -> tuple[dict, int]:
+    """Every face of the source, from its cache entry, or read and then stored.
+
+    Every face is read, whatever the filters, so that any later selection is a cache hit;
+    a load that skipped bad entries is not stored, so that the next one warns again.
+    """
+    entry = store_in / f"{_cache.content_key(path)}.npz"
+    found = _cache.load(entry)
+    if found is not None:
+        return found, 0
+    found, n_bad = _read(path, source, form, columns, on_error=on_error,
+                         codes_wanted=None, usage_wanted=None)
+    if not n_bad:
+        _cache.store(entry, found)
+    return found, n_bad
 
 
 def _select(found: dict, codes_wanted, usage_wanted) -> dict:

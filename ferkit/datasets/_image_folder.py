@@ -1,14 +1,11 @@
 """FER2013 in the image-folder layout: ``train/<emotion>/*.jpg`` and ``test/<emotion>/*.jpg``.
 
 The layout is read from a directory or in place from a ``.zip`` archive (Kaggle's "FER-2013"
-download). A 48x48 JPEG decodes in a few tens of microseconds, so the per-face overhead of the
-obvious loop (``ZipFile.open``, then ``Image.open`` parsing the JPEG's headers in Python, then
-``np.asarray``) costs more than the decoding. Here stored members are sliced from a memory
-map (CRC-checked), and when a JPEG's frame header (read in a few byte comparisons) says it is
-a 48x48 single-channel image, its bytes go straight to Pillow's JPEG decoder through the
-public ``Image.frombytes``, into one reused image; anything else (another size, colour, PNG,
-a broken file) takes the ordinary ``Image.open`` path, which also words the error. A few
-threads decode in parallel: Pillow releases the GIL while decoding.
+download). A 48x48 JPEG decodes in a few tens of microseconds, so the per-face overhead of
+``ZipFile.open`` would cost more than the decoding: stored members are sliced from a memory
+map (CRC-checked) instead. Each face is decoded by Pillow (``Image.open`` reads the header,
+which gives the size checked against 48x48, then ``load`` decodes), by a few threads in
+parallel: Pillow releases the GIL while decoding.
 """
 
 from __future__ import annotations
@@ -37,7 +34,6 @@ _JUNK_DIRS = {"__macosx"}
 
 _SIZE_EXPECTED = f"expected a {IMAGE_SHAPE[1]}x{IMAGE_SHAPE[0]} grayscale image"
 _FOLDERS_EXPECTED = "expected one of " + ", ".join(sorted(EMOTIONS))
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame markers, not DHT/JPG/DAC
 #: Faces per decoding task, and decoding threads (at most one per available core).
 _CHUNK = 2048
 _N_THREADS = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
@@ -205,13 +201,10 @@ def _decode_all(entries, read, problems) -> dict:
     kind = problems.unit
 
     def decode_range(start: int, stop: int) -> None:
-        from PIL import Image
-
-        canvas = Image.new("L", IMAGE_SHAPE[::-1])  # one per thread, reused for every face
         for k in range(start, stop):
             order, name, _, _ = entries[k]
             try:
-                images[k] = decode_face(read(name), canvas=canvas)
+                images[k] = decode_face(read(name))
             except _ZIP_ERRORS as exc:
                 problems.add(order, f"{kind} '{name}'",
                              f"cannot be read ({exc}); {_SIZE_EXPECTED}")
@@ -239,25 +232,14 @@ def _decode_all(entries, read, problems) -> dict:
     )
 
 
-def decode_face(payload: bytes, *, canvas=None) -> np.ndarray:
+def decode_face(payload: bytes) -> np.ndarray:
     """Decode one image file's bytes into a (48, 48) uint8 array, or raise BadFace.
 
+    Any format Pillow reads will do; the size is checked from the header, before decoding.
     Colour images of the right size are converted to grayscale, as FER2013 is gray.
-    ``canvas``, a 48x48 "L" PIL image, is decoded into when given, saving the making of a
-    new image per face; the result is only valid until the next call with it.
     """
     from PIL import Image
 
-    if jpeg_frame(payload) == (IMAGE_SHAPE[0], IMAGE_SHAPE[1], 1):
-        try:
-            if canvas is None:
-                canvas = Image.new("L", IMAGE_SHAPE[::-1])
-            # Image.frombytes with the "jpeg" decoder is safe only because the frame header
-            # was checked: the decoder trusts the size it is given.
-            canvas.frombytes(payload, "jpeg", "L", "")
-            return np.frombuffer(canvas.tobytes(), dtype=np.uint8).reshape(IMAGE_SHAPE)
-        except (ValueError, OSError):
-            pass  # a broken stream: the general path below says what is wrong with it
     try:
         with Image.open(io.BytesIO(payload)) as image:
             if image.size != IMAGE_SHAPE[::-1]:
@@ -274,30 +256,3 @@ def decode_face(payload: bytes, *, canvas=None) -> np.ndarray:
         raise BadFace(
             f"cannot be read as an image ({type(exc).__name__}: {exc}); {_SIZE_EXPECTED}"
         ) from None
-
-
-def jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
-    """``(height, width, channels)`` from a JPEG's frame header, or None if not found.
-
-    Walks the marker segments from the start of the file to the first start-of-frame marker;
-    a handful of steps for a typical JPEG, far cheaper than ``Image.open``.
-    """
-    if data[:2] != b"\xff\xd8":
-        return None
-    i, end = 2, len(data) - 9
-    while i < end:
-        if data[i] != 0xFF:
-            return None
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in _JPEG_SOF:
-            if data[i + 4] != 8:  # 12-bit samples: leave them to the general path
-                return None
-            return (data[i + 5] << 8 | data[i + 6], data[i + 7] << 8 | data[i + 8], data[i + 9])
-        if 0xD0 <= marker <= 0xD9 or marker == 0x01:  # markers without a length
-            i += 2
-            continue
-        i += 2 + (data[i + 2] << 8 | data[i + 3])
-    return None
