@@ -14,6 +14,7 @@ from skimage import data
 
 from ferkit import detect_faces, predict_image
 from ferkit.faces import (
+    IMAGE_EXTENSIONS,
     crop_face,
     draw_faces,
     list_images,
@@ -262,6 +263,17 @@ def test_draw_faces_marks_the_boxes_only(astronaut):
     assert (draw_faces(astronaut, labelled) != draw_faces(astronaut, boxes)).any()
     with pytest.raises(ValueError, match="width"):
         draw_faces(astronaut, boxes.drop(columns="width"))
+
+
+def test_image_extensions_are_those_pillow_opens():
+    assert {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm"} <= (
+        IMAGE_EXTENSIONS
+    )
+    assert all(ext.startswith(".") and ext == ext.lower() for ext in IMAGE_EXTENSIONS)
+    registered = Image.registered_extensions()
+    assert all(registered[ext] in Image.OPEN for ext in IMAGE_EXTENSIONS)
+    assert ".pdf" not in IMAGE_EXTENSIONS  # Pillow writes PDFs but does not read them
+    assert ".txt" not in IMAGE_EXTENSIONS
 
 
 def test_list_images(tmp_path):

@@ -13,11 +13,24 @@ from pathlib import Path
 
 import numpy as np
 
-#: Extensions read as photos when a folder is listed (explicitly named files are always tried).
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({
-    ".bmp", ".gif", ".jfif", ".jpe", ".jpeg", ".jpg", ".pbm", ".pgm", ".png", ".pnm", ".ppm",
-    ".tif", ".tiff", ".webp",
-})
+
+def _pillow_extensions() -> frozenset[str]:
+    """The file extensions of the formats Pillow opens here (stubs that need a handler not)."""
+    from PIL import Image, ImageFile
+
+    def opens(name: str) -> bool:
+        factory = Image.OPEN.get(name, (None,))[0]
+        stub = isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
+        return factory is not None and not stub
+
+    return frozenset(
+        ext.lower() for ext, name in Image.registered_extensions().items() if opens(name)
+    )
+
+
+#: Extensions read as photos when a folder is listed (explicitly named files are always
+#: tried): those of every format the installed Pillow can open (``.jpg``, ``.png``...).
+IMAGE_EXTENSIONS: frozenset[str] = _pillow_extensions()
 
 
 def _source_name(source, name: str | None) -> str:
