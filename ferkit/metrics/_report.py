@@ -65,6 +65,9 @@ class ClassificationReport(Bunch):
         The classifier's ``classes_``.
     """
 
+    # Its public home: what pickles record, and what the API reference declares once.
+    __module__ = "ferkit.metrics"
+
     def to_frame(self):
         """Per-class precision, recall, F1 and support as a DataFrame.
 
