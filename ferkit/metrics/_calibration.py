@@ -55,14 +55,8 @@ def top_label_bins(y_true, y_proba, classes, *, n_bins: int = DEFAULT_N_BINS):
 
     Parameters
     ----------
-    y_true : array-like of shape (n_samples,)
-        True labels.
-    y_proba : array-like of shape (n_samples, n_classes)
-        Predicted probabilities, columns in the order of ``classes``.
-    classes : array-like of shape (n_classes,)
-        Class of each column (a classifier's ``classes_``).
-    n_bins : int, default=15
-        Number of equal-width bins on [0, 1].
+    y_true, y_proba, classes, n_bins
+        As in :func:`expected_calibration_error`.
 
     Returns
     -------
