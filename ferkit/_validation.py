@@ -1,15 +1,43 @@
 """Input validation shared by every ferkit estimator: one place, clear messages.
 
+Each public call validates its input once. :func:`validate_pixels` and
+:func:`validate_images` are ferkit's ``sklearn.utils.validation.validate_data`` for pixel
+arrays: in ``fit`` they record ``n_features_in_`` (and ``image_shape_``), afterwards they check
+the input against them. Inside :func:`already_validated`, pixel arrays that ferkit made
+itself (the crops of a photo that was just checked) pass through every step of a pipeline
+without being scanned again.
+
 Nothing here imports TensorFlow, so the transformers and loaders stay light.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from numbers import Integral
 
 import numpy as np
 from sklearn.utils import check_array
+from sklearn.utils.validation import check_is_fitted
+
+# Set by already_validated(): a context variable, so threads and asyncio tasks that did not
+# enter the context still validate.
+_VALIDATED = contextvars.ContextVar("ferkit_pixels_validated", default=False)
+
+
+@contextlib.contextmanager
+def already_validated():
+    """Skip the scans of pixel arrays that ferkit has just made from checked input.
+
+    For ferkit's own callers only (``predict_image`` hands a photo's crops to the model in
+    this context): the pixel values are not looked at again, only the shapes.
+    """
+    token = _VALIDATED.set(True)
+    try:
+        yield
+    finally:
+        _VALIDATED.reset(token)
 
 
 def _first_index(mask: np.ndarray) -> tuple[int, ...]:
@@ -50,6 +78,15 @@ def check_pixel_array(X, *, name: str = "X", raw: bool = False, max_value: float
         infinity, or (with ``raw``) holds values outside ``[0, max_value]``. The message names
         the shape or the first offending value and its position.
     """
+    if _VALIDATED.get() and type(X) is np.ndarray and X.dtype in (np.float32, np.float64):
+        return X
+    X = _as_float_array(X, name)
+    _check_values(X, name, raw=raw, max_value=max_value)
+    return X
+
+
+def _as_float_array(X, name: str) -> np.ndarray:
+    """``X`` as a float32/float64 ndarray, refusing what is not numbers."""
     dtypes = getattr(X, "dtypes", None)  # a DataFrame's columns
     dtypes = [getattr(X, "dtype", None)] if dtypes is None else list(dtypes)
     dates = [d for d in dtypes if getattr(d, "kind", "") in ("M", "m")]
@@ -74,6 +111,11 @@ def check_pixel_array(X, *, name: str = "X", raw: bool = False, max_value: float
             # NumPy's or pandas' own words ("could not convert string to float: 'a'"), from
             # deep inside them: say which argument and what was expected.
             raise ValueError(f"{name} must hold numbers (pixel intensities); {exc}.") from None
+    return X
+
+
+def _check_values(X: np.ndarray, name: str, *, raw: bool, max_value: float) -> None:
+    """The scan of every pixel value: shape, finiteness and (``raw``) range."""
     if X.size == 0:
         # check_array counts samples, and features of 2-D input only: (n, 48, 0) got here.
         raise ValueError(f"{name} holds no pixel values: its shape is {X.shape}.")
@@ -109,6 +151,60 @@ def check_pixel_array(X, *, name: str = "X", raw: bool = False, max_value: float
                 f"{X[where]:g} at {_describe(where)} (shape {X.shape}). Scale raw pixels "
                 "with PixelScaler only once, and check the data's units."
             )
+
+
+def validate_pixels(estimator, X, *, reset: bool, raw: bool = False, max_value: float = 255.0,
+                    name: str = "X") -> np.ndarray:
+    """Check a pixel batch for ``estimator``: record its size in fit, compare it after.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Gets ``n_features_in_`` (values per sample) when ``reset``; else must have it.
+    X : array-like
+        Flat pixel rows or images, as :func:`check_pixel_array` takes them.
+    reset : bool
+        True in ``fit``.
+    raw, max_value, name
+        As for :func:`check_pixel_array`.
+
+    Returns
+    -------
+    ndarray
+        ``X`` as a float array.
+    """
+    if not reset:
+        check_is_fitted(estimator, "n_features_in_")
+    X = check_pixel_array(X, name=name, raw=raw, max_value=max_value)
+    n_features = math.prod(X.shape[1:])
+    if reset:
+        estimator.n_features_in_ = n_features
+    elif n_features != estimator.n_features_in_:
+        shape = getattr(estimator, "image_shape_", None)
+        images = "" if shape is None else f" (images of shape {tuple(shape)})"
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input{images}; X's shape is {X.shape}."
+        )
+    return X
+
+
+def validate_images(estimator, X, *, reset: bool, image_shape="auto", raw: bool = False,
+                    max_value: float = 255.0) -> np.ndarray:
+    """:func:`validate_pixels`, and the image shape: resolved in fit, compared after.
+
+    With ``reset``, ``estimator.image_shape_`` is set from ``image_shape`` (see
+    :func:`resolve_image_shape`). Otherwise image input (3-D or 4-D) must have the fitted
+    height and width, not only the same number of pixels.
+    """
+    X = validate_pixels(estimator, X, reset=reset, raw=raw, max_value=max_value)
+    if reset:
+        estimator.image_shape_ = resolve_image_shape(image_shape, X.shape)
+    elif X.ndim >= 3 and X.shape[1:3] != tuple(estimator.image_shape_[:2]):
+        raise ValueError(
+            f"X holds images of shape {X.shape[1:3]}, but {type(estimator).__name__} was "
+            f"fitted on images of shape {tuple(estimator.image_shape_[:2])}."
+        )
     return X
 
 
@@ -179,6 +275,8 @@ def resolve_image_shape(image_shape, X_shape: tuple[int, ...], *, name: str = "X
 def as_images(X: np.ndarray, image_shape: tuple[int, int, int], *, dtype=np.float32,
               name: str = "X"):
     """Reshape a validated batch to ``(n_samples, height, width, channels)``."""
+    if X.dtype == dtype and X.shape[1:] == tuple(image_shape):
+        return X  # already a batch of these images: nothing to convert or check
     with np.errstate(over="ignore"):
         images = np.asarray(X, dtype=dtype)
     if images.dtype.itemsize < X.dtype.itemsize and not np.isfinite(images).all():

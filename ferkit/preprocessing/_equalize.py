@@ -7,9 +7,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
-from ferkit._validation import check_pixel_array, resolve_image_shape
+from ferkit._validation import validate_images, validate_pixels
 
 
 class HistogramEqualizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -87,9 +86,6 @@ class HistogramEqualizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
         self.max_value = max_value
 
-    def _check(self, X):
-        return check_pixel_array(X, raw=True, max_value=self.max_value)
-
     def fit(self, X, y=None):
         """Check the parameters and the pixel range, and resolve the image shape.
 
@@ -106,9 +102,8 @@ class HistogramEqualizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         self._validate_params()
-        X = self._check(X)
-        self.image_shape_ = resolve_image_shape(self.image_shape, X.shape)
-        self.n_features_in_ = int(np.prod(X.shape[1:]))
+        validate_images(self, X, reset=True, image_shape=self.image_shape, raw=True,
+                        max_value=self.max_value)
         return self
 
     def transform(self, X):
@@ -124,14 +119,7 @@ class HistogramEqualizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ndarray of float32, same shape as X
             Equalised intensities in ``[0, max_value]``.
         """
-        check_is_fitted(self, "n_features_in_")
-        X = self._check(X)
-        n_features = int(np.prod(X.shape[1:]))
-        if n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but HistogramEqualizer is expecting "
-                f"{self.n_features_in_} features as input; X's shape is {X.shape}."
-            )
+        X = validate_pixels(self, X, reset=False, raw=True, max_value=self.max_value)
         from skimage import exposure
 
         images = X.reshape(len(X), *self.image_shape_)

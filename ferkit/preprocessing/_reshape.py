@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ferkit._validation import as_images, check_pixel_array, resolve_image_shape
+from ferkit._validation import as_images, check_pixel_array, validate_images, validate_pixels
 
 
 class ImageReshaper(TransformerMixin, BaseEstimator):
@@ -72,10 +72,7 @@ class ImageReshaper(TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         self._validate_params()
-        X = check_pixel_array(X)
-        self.image_shape_ = resolve_image_shape(self.image_shape, X.shape)
-        self.n_features_in_ = math.prod(X.shape[1:])
-        self._input_ndim = X.ndim
+        validate_images(self, X, reset=True, image_shape=self.image_shape)
         return self
 
     def transform(self, X):
@@ -91,15 +88,7 @@ class ImageReshaper(TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples, height, width, channels) or (n_samples, n_pixels)
             ``float32`` images, or flat rows when ``flatten`` is True.
         """
-        check_is_fitted(self)
-        X = check_pixel_array(X)
-        n_features = math.prod(X.shape[1:])
-        if n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but ImageReshaper is expecting "
-                f"{self.n_features_in_} features as input (image_shape {self.image_shape_}); "
-                f"X's shape is {X.shape}."
-            )
+        X = validate_pixels(self, X, reset=False)
         images = as_images(X, self.image_shape_)
         return images.reshape(len(images), -1) if self.flatten else images
 

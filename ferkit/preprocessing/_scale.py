@@ -7,9 +7,8 @@ from numbers import Real
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
-from ferkit._validation import check_pixel_array
+from ferkit._validation import validate_pixels
 
 
 class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -57,8 +56,9 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.max_value = max_value
         self.eps = eps
 
-    def _check(self, X):
-        return check_pixel_array(X, name="PixelScaler", raw=True, max_value=self.max_value)
+    def _check(self, X, *, reset: bool):
+        return validate_pixels(self, X, reset=reset, raw=True, max_value=self.max_value,
+                               name="PixelScaler")
 
     def fit(self, X, y=None):
         """Check the pixel range and learn the dataset statistics (``method="dataset"``).
@@ -76,9 +76,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         self._validate_params()
-        X = self._check(X)
-        self.n_features_in_ = int(np.prod(X.shape[1:]))
-        self._sample_shape = X.shape[1:]
+        X = self._check(X, reset=True)
         if self.method == "dataset":
             unit = X / self.max_value
             self.mean_ = float(unit.mean())
@@ -98,14 +96,7 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         ndarray of float32, same shape as X
             Scaled pixels.
         """
-        check_is_fitted(self, "n_features_in_")
-        X = self._check(X)
-        n_features = int(np.prod(X.shape[1:]))
-        if n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but PixelScaler is expecting "
-                f"{self.n_features_in_} features as input; X's shape is {X.shape}."
-            )
+        X = self._check(X, reset=False)
         unit = (X / self.max_value).astype(np.float32)
         if self.method == "dataset":
             return ((unit - self.mean_) / self.scale_).astype(np.float32)

@@ -1,0 +1,115 @@
+"""Training set-up for a ferkit network: checks of the network parameters, the compiled
+optimizer and loss, the validation split, and the callbacks that depend on it.
+
+Plain functions of the estimator's parameters, kept apart from the estimator so each piece
+of the recipe can be read and tested on its own. Importing this module imports Keras.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from ferkit._network import resolve_augmentation
+
+
+def _check_layer_sizes(value, name: str) -> None:
+    """``filters`` / ``dense_units``: a sequence of positive ints (Keras would otherwise
+    truncate 4.5 to 4 silently, or fail deep inside a layer's constructor)."""
+    sizes = [value] if isinstance(value, str) else list(value)
+    bad = [v for v in sizes
+           if isinstance(v, bool) or not isinstance(v, Integral | np.integer) or v < 1]
+    if bad:
+        raise ValueError(
+            f"{name} must be a sequence of positive ints (one per layer); got {value!r}."
+        )
+
+
+def _optimizer(name: str, learning_rate: float):
+    return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+
+
+def check_network_params(params: dict) -> None:
+    """What ``_parameter_constraints`` cannot say: layer sizes, augmentation, optimizer.
+
+    Run before any data is touched, so a typo fails at once rather than after validation.
+    """
+    _check_layer_sizes(params["filters"], "filters")
+    _check_layer_sizes(params["dense_units"], "dense_units")
+    resolve_augmentation(params["augment"])
+    try:
+        _optimizer(params["optimizer"], params["learning_rate"])
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"optimizer must name a Keras optimizer ('adam', 'adamw', 'sgd', 'rmsprop'...); "
+            f"got {params['optimizer']!r}."
+        ) from None
+
+
+def compile_network(model, *, optimizer: str, learning_rate: float, label_smoothing: float):
+    """Compile ``model`` for one-hot targets; returns it."""
+    model.compile(
+        optimizer=_optimizer(optimizer, learning_rate),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def training_callbacks(*, monitor: str, epochs: int, learning_rate: float, lr_schedule,
+                       early_stopping_patience) -> list:
+    """Early stopping and the learning-rate schedule, watching ``monitor``."""
+    callbacks = []
+    if early_stopping_patience is not None:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor, patience=early_stopping_patience, restore_best_weights=True,
+            )
+        )
+    if lr_schedule == "plateau":
+        patience = max(1, (early_stopping_patience or 6) // 2)
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, factor=0.5, patience=patience, min_lr=1e-6
+            )
+        )
+    elif lr_schedule == "cosine":
+        # Stepped once per epoch (not per batch) so that the rate depends on the epoch alone:
+        # a run resumed from a checkpoint, or continued with warm_start, picks it up exactly.
+        cosine = keras.optimizers.schedules.CosineDecay(float(learning_rate), decay_steps=epochs)
+        callbacks.append(
+            keras.callbacks.LearningRateScheduler(lambda epoch: float(cosine(epoch)))
+        )
+    return callbacks
+
+
+def split_validation(X, y, sample_weight, *, fraction: float, random_state):
+    """Hold out ``fraction`` of one-hot encoded data, stratified by class when possible.
+
+    Returns
+    -------
+    X_train, y_train, sample_weight_train, validation_data
+        ``validation_data`` is ``(X_val, y_val[, sample_weight_val])``, or None when the
+        data is too small to hold anything out.
+    """
+    n = X.shape[0]
+    n_val = math.ceil(n * fraction)
+    if n_val < 1 or n - n_val < 1:
+        return X, y, sample_weight, None
+    labels = np.argmax(y, axis=1)
+    arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
+    try:
+        parts = train_test_split(*arrays, test_size=n_val, random_state=random_state,
+                                 stratify=labels)
+    except ValueError:
+        # Too few samples of some class to stratify (tiny data sets): a plain shuffle.
+        parts = train_test_split(*arrays, test_size=n_val, random_state=random_state)
+    X_train, X_val, y_train, y_val = parts[:4]
+    if sample_weight is None:
+        return X_train, y_train, None, (X_val, y_val)
+    sw_train, sw_val = parts[4:]
+    return X_train, y_train, sw_train, (X_val, y_val, sw_val)
