@@ -289,3 +289,14 @@ def test_list_images(tmp_path):
     assert list_images([tmp_path / "notes.txt"])[0] == [tmp_path / "notes.txt"]
     with pytest.raises(FileNotFoundError, match="nope"):
         list_images([tmp_path / "nope"])
+
+
+def test_video_files_are_not_listed_as_photos(tmp_path):
+    from ferkit.faces import IMAGE_EXTENSIONS, list_images
+
+    assert not {".mpg", ".mpeg"} & IMAGE_EXTENSIONS  # Pillow reads their size, not pixels
+    (tmp_path / "clip.mpg").write_bytes(b"\x00\x00\x01\xba")
+    (tmp_path / "face.png").write_bytes(b"")
+    images, skipped = list_images([tmp_path])
+    assert [p.name for p in images] == ["face.png"]
+    assert [p.name for p in skipped] == ["clip.mpg"]

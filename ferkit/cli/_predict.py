@@ -79,13 +79,13 @@ def _detector_params(args) -> dict:
     ``predict_image`` checks them too, but once per photo: a bad option would be reported
     as every photo being unreadable, after the model had been loaded.
     """
-    from ferkit.faces._detect import check_detector_params
+    from ferkit.faces._detect import LBPCascadeDetector
 
     params = {
         name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None
     }
     try:
-        check_detector_params(params)
+        LBPCascadeDetector(**params)
     except (ValueError, TypeError) as exc:
         message = str(exc)
         for name, flag in _DETECTOR_FLAGS.items():  # name the option as the user typed it

@@ -1,4 +1,4 @@
-"""Face detection with scikit-image's LBP frontal-face cascade, and FER2013-style face crops.
+"""Face detection with scikit-image's LBP frontal-face cascade.
 
 The cascade (OpenCV's ``lbpcascade_frontalface``, shipped inside scikit-image) needs no
 download. It reports raw windows without scores; :func:`_group_windows` merges overlapping
@@ -12,7 +12,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ferkit.faces._io import _source_name, to_gray
+from ferkit.faces._io import _source_name, resize, to_gray
 
 #: Columns of :func:`detect_faces`'s table, in order.
 BOX_COLUMNS: tuple[str, ...] = ("x", "y", "width", "height", "score")
@@ -41,16 +41,6 @@ def _cascade():
     from skimage.feature import Cascade
 
     return Cascade(lbp_frontal_face_cascade_filename())
-
-
-def _resize(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Resize a uint8 image to ``(height, width)`` with Pillow (antialiased, fast)."""
-    from PIL import Image
-
-    if gray.shape == shape:
-        return gray
-    resized = Image.fromarray(gray).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
-    return np.asarray(resized)
 
 
 def _iou_matrix(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +100,7 @@ def _group_windows(windows: np.ndarray, *, min_neighbors: int, overlap: float = 
     return faces[keep]
 
 
-def check_detector_params(params: dict) -> dict:
+def _check_detector_params(params: dict) -> dict:
     """Validate keyword options of :func:`detect_faces`; returns them with defaults filled."""
     unknown = set(params) - set(DETECTOR_DEFAULTS)
     if unknown:
@@ -133,6 +123,37 @@ def check_detector_params(params: dict) -> dict:
     if options["scale_factor"] == 1:
         raise ValueError("scale_factor must be greater than 1; got 1.")
     return options
+
+
+class LBPCascadeDetector:
+    """scikit-image's LBP frontal-face cascade with checked options, ready to run on photos.
+
+    Every way into face detection (:func:`detect_faces`, :func:`ferkit.predict_image`,
+    :class:`~ferkit.preprocessing.FaceCropper`, ``ferkit predict``) builds one of these from
+    the user's options, so the options are checked in one place, once per call, and one
+    detector serves a whole batch of photos.
+
+    Parameters
+    ----------
+    **options
+        Options of :func:`detect_faces` (``min_size``, ``max_side``, ``min_side``,
+        ``scale_factor``, ``step_ratio``, ``min_neighbors``); the rest take
+        :data:`DETECTOR_DEFAULTS`.
+
+    Raises
+    ------
+    TypeError
+        If an option is unknown.
+    ValueError
+        If an option's value is out of range; the message names it.
+    """
+
+    def __init__(self, **options):
+        self.options = _check_detector_params(options)
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray:
+        """Face boxes ``(x, y, width, height, score)`` in ``gray``'s pixels, largest first."""
+        return _detect_gray(gray, **self.options)
 
 
 def _detect_gray(
@@ -158,7 +179,7 @@ def _detect_gray(
     work_shape = (max(1, round(height * scale)), max(1, round(width * scale)))
     if min(work_shape) < _WINDOW:
         return np.empty((0, 5))
-    work = _resize(gray, work_shape)
+    work = resize(gray, work_shape)
     scale_y, scale_x = work_shape[0] / height, work_shape[1] / width
     smallest = _WINDOW
     if min_size is not None:
@@ -262,16 +283,15 @@ def detect_faces(
     >>> bool(150 < face.x + face.width / 2 < 250 and 80 < face.y + face.height / 2 < 160)
     True
     """
-    options = check_detector_params(dict(
+    detector = LBPCascadeDetector(
         min_size=min_size, max_side=max_side, min_side=min_side, scale_factor=scale_factor,
         step_ratio=step_ratio, min_neighbors=min_neighbors,
-    ))
+    )
     gray = to_gray(image, name=_source_name(image, None))
-    boxes = _detect_gray(gray, **options)
-    return _boxes_frame(boxes, gray.shape)
+    return boxes_frame(detector(gray), gray.shape)
 
 
-def _boxes_frame(boxes: np.ndarray, shape: tuple[int, int]):
+def boxes_frame(boxes: np.ndarray, shape: tuple[int, int]):
     """Float boxes as the documented integer table, clipped to the image."""
     import pandas as pd
 
@@ -285,46 +305,3 @@ def _boxes_frame(boxes: np.ndarray, shape: tuple[int, int]):
         {name: np.asarray(col, dtype=np.int64) for name, col in zip(BOX_COLUMNS, columns,
                                                                      strict=True)}
     )
-
-
-def crop_face(gray: np.ndarray, box, *, margin: float = 0.1, size=(48, 48)) -> np.ndarray:
-    """Cut one face out of a grayscale image, FER2013-style: square, with margin, resized.
-
-    Parameters
-    ----------
-    gray : ndarray of uint8, shape (height, width)
-        The image (see :func:`ferkit.faces.to_gray`).
-    box : sequence of 4 numbers
-        ``x, y, width, height`` of the face.
-    margin : float, default=0.1
-        Border added on every side, as a fraction of the box's side. On FER2013's own faces
-        the cascade's box is about 40 of the 48 pixels, centred, so 0.1 frames a photo's
-        face the way the training data does.
-    size : tuple of int, default=(48, 48)
-        ``(height, width)`` of the crop.
-
-    Returns
-    -------
-    ndarray of uint8, shape ``size``
-        The face. Parts of the enlarged square that fall outside the image repeat its edge
-        pixels, so faces at a border keep their proportions.
-    """
-    x, y, w, h = (float(v) for v in box[:4])
-    side = max(w, h) * (1.0 + 2.0 * margin)
-    cx, cy = x + w / 2.0, y + h / 2.0
-    x0, y0 = round(cx - side / 2.0), round(cy - side / 2.0)
-    x1, y1 = x0 + max(1, round(side)), y0 + max(1, round(side))
-    height, width = gray.shape
-    inner = gray[max(0, y0):min(height, y1), max(0, x0):min(width, x1)]
-    pad = ((max(0, -y0), max(0, y1 - height)), (max(0, -x0), max(0, x1 - width)))
-    if any(p for pair in pad for p in pair):
-        inner = np.pad(inner, pad, mode="edge")
-    return _resize(np.ascontiguousarray(inner), tuple(size))
-
-
-def center_crop(gray: np.ndarray, *, size=(48, 48)) -> np.ndarray:
-    """The largest centred square of ``gray``, resized to ``size`` (for images of one face)."""
-    height, width = gray.shape
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    return _resize(np.ascontiguousarray(gray[top:top + side, left:left + side]), tuple(size))

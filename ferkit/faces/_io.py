@@ -13,12 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+#: Formats Pillow recognises but cannot decode into pixels: its MPEG plugin reads a video's
+#: size and nothing more, so a folder's clips must not be listed as photos.
+_NOT_PHOTOS = frozenset({"MPEG"})
+
 
 def _pillow_extensions() -> frozenset[str]:
     """The file extensions of the formats Pillow opens here (stubs that need a handler not)."""
     from PIL import Image, ImageFile
 
     def opens(name: str) -> bool:
+        if name in _NOT_PHOTOS:
+            return False
         factory = Image.OPEN.get(name, (None,))[0]
         stub = isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
         return factory is not None and not stub
@@ -31,6 +37,16 @@ def _pillow_extensions() -> frozenset[str]:
 #: Extensions read as photos when a folder is listed (explicitly named files are always
 #: tried): those of every format the installed Pillow can open (``.jpg``, ``.png``...).
 IMAGE_EXTENSIONS: frozenset[str] = _pillow_extensions()
+
+
+def resize(gray: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Resize a uint8 image to ``(height, width)`` with Pillow (antialiased, fast)."""
+    from PIL import Image
+
+    if gray.shape == shape:
+        return gray
+    resized = Image.fromarray(gray).resize((shape[1], shape[0]), Image.Resampling.BILINEAR)
+    return np.asarray(resized)
 
 
 def _source_name(source, name: str | None) -> str:

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from ferkit.faces._detect import (
-    BOX_COLUMNS,
-    _boxes_frame,
-    _detect_gray,
-    check_detector_params,
-    crop_face,
-)
-from ferkit.faces._io import _source_name, to_gray
+from ferkit._validation import already_validated
+from ferkit.faces._crop import crop_faces
+from ferkit.faces._detect import BOX_COLUMNS, LBPCascadeDetector, boxes_frame
+from ferkit.faces._io import _source_name
+
+#: The faces of models that record no image shape (scikit-learn models on flat pixel rows).
+_FER2013_SHAPE = (48, 48)
 
 
-def _face_size(model) -> tuple[int, int]:
-    """Side of the square faces ``model`` takes, from the pixels per sample it was fitted on."""
-    n_features = getattr(model, "n_features_in_", None)
-    if isinstance(n_features, int | np.integer):
-        side = math.isqrt(int(n_features))
-        if side * side == n_features:
-            return side, side
-    return 48, 48
+def _input_shape(model) -> tuple[int, int] | None:
+    """``(height, width)`` of the images ``model`` was fitted on: the ``image_shape_`` of its
+    first step (or ensemble member, or best estimator) that records one; None if none does."""
+    shape = getattr(model, "image_shape_", None)
+    if shape is not None:
+        return int(shape[0]), int(shape[1])
+    inner = [step for _, step in getattr(model, "steps", [])]
+    inner += list(getattr(model, "estimators_", []))
+    inner += [getattr(model, "best_estimator_", None)]
+    for step in inner:
+        if step is not None and step != "passthrough" and (found := _input_shape(step)):
+            return found
+    return None
 
 
 def _check_model(model) -> np.ndarray:
@@ -51,8 +53,10 @@ def predict_image(model, image, *, margin: float = 0.1, detector_params: dict | 
     model : estimator
         A fitted classifier that takes raw 0-255 grayscale faces as flat pixel rows and has
         ``predict_proba`` and ``classes_``: a fitted :func:`ferkit.make_fer_pipeline`, a
-        model from :func:`ferkit.load` or :func:`ferkit.load_pretrained`. The face size is
-        read from its ``n_features_in_`` (2304 -> 48x48).
+        model from :func:`ferkit.load` or :func:`ferkit.load_pretrained`. Faces reach it as
+        ``(n_faces, height, width)`` images of the size its first step fitted on
+        (``image_shape_``); a model that records no image shape gets flat rows of 48x48
+        pixels, as FER2013's.
     image : str, path-like or array-like
         Image file, or image array (grayscale, RGB or RGBA, any size and pixel type; see
         :func:`ferkit.faces.to_gray`).
@@ -102,19 +106,21 @@ def predict_image(model, image, *, margin: float = 0.1, detector_params: dict | 
     classes = _check_model(model)
     if isinstance(margin, bool) or not isinstance(margin, int | float) or not margin >= 0:
         raise ValueError(f"margin must be a number >= 0; got {margin!r}.")
-    options = check_detector_params(dict(detector_params or {}))
-    gray = to_gray(image, name=_source_name(image, None))
-    found = _detect_gray(gray, **options)
-    table = _boxes_frame(found, gray.shape)
+    detector = LBPCascadeDetector(**(detector_params or {}))
+    shape = _input_shape(model)
+    gray, boxes, crops = crop_faces(image, detector, margin=margin, size=shape or _FER2013_SHAPE,
+                                    name=_source_name(image, None))
+    table = boxes_frame(boxes, gray.shape)
     table.insert(0, "face", np.arange(len(table), dtype=np.int64))
     names = [str(c) for c in classes]
     if len(table) == 0:
         proba = np.empty((0, len(classes)))
         emotion = pd.Series([], dtype=object)
     else:
-        size = _face_size(model)
-        crops = np.stack([crop_face(gray, box, margin=margin, size=size) for box in found])
-        proba = np.asarray(model.predict_proba(crops.reshape(len(crops), -1)), dtype=float)
+        # The photo was checked when it was read; its crops are 0-255 pixels by construction.
+        faces = crops.astype(np.float32) if shape else crops.reshape(len(crops), -1)
+        with already_validated():
+            proba = np.asarray(model.predict_proba(faces), dtype=float)
         emotion = classes[np.argmax(proba, axis=1)]
     table["emotion"] = emotion
     probabilities = pd.DataFrame(proba, columns=names, index=table.index)

@@ -9,8 +9,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ferkit.faces._detect import _detect_gray, center_crop, check_detector_params, crop_face
-from ferkit.faces._io import to_gray
+from ferkit.faces._crop import center_crop, crop_faces
+from ferkit.faces._detect import LBPCascadeDetector
 
 
 def _as_batch(X) -> list:
@@ -118,14 +118,14 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         self.flatten = flatten
         self.detector_params = detector_params
 
-    def _check_params(self) -> tuple[tuple[int, int], dict]:
+    def _check_params(self) -> tuple[tuple[int, int], LBPCascadeDetector]:
         self._validate_params()
         size = tuple(self.size)
         if len(size) != 2 or not all(
             isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in size
         ):
             raise ValueError(f"size must be (height, width) with positive ints; got {self.size!r}.")
-        return size, check_detector_params(dict(self.detector_params or {}))
+        return size, LBPCascadeDetector(**(self.detector_params or {}))
 
     def fit(self, X=None, y=None):
         """Check the parameters; there is nothing to learn.
@@ -166,7 +166,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
             If an image cannot be read, or has no face and ``on_missing="raise"``; the message
             names the image (its path, or its position in the batch).
         """
-        size, options = self._check_params()
+        size, detector = self._check_params()
         images = _as_batch(X)
         nan = self.on_missing == "nan"
         crops = np.zeros((len(images), *size), dtype=np.float64 if nan else np.uint8)
@@ -174,12 +174,12 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         boxes = np.full((len(images), 4), np.nan)
         for i, image in enumerate(images):
             name = str(image) if isinstance(image, str | os.PathLike) else f"image {i} of X"
-            gray = to_gray(image, name=name)
-            faces = _detect_gray(gray, **options)
+            gray, faces, face_crops = crop_faces(image, detector, margin=self.margin, size=size,
+                                                 name=name, limit=1)
             if len(faces):
                 found[i] = True
                 boxes[i] = faces[0, :4]
-                crops[i] = crop_face(gray, faces[0], margin=self.margin, size=size)
+                crops[i] = face_crops[0]
             elif self.on_missing == "raise":
                 raise ValueError(
                     f"no face found in {name} (shape {gray.shape}). Use "
