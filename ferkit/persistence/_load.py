@@ -226,11 +226,18 @@ class _Reader:
         params = self.params(cls, entry, where)
         state = self.mapping(entry, "state", where)
         estimator = self.validated(cls(**params), where)
+        legacy = {}
         for key, value in state.items():
             _registry.check_state_name(cls, key, file=self.file)
-            setattr(estimator, key, value)
+            if key.startswith("_"):
+                # Private attributes that ferkit 0.1.0 saved (ImageReshaper._input_ndim,
+                # PixelScaler._sample_shape): nothing reads them now, so they are checked
+                # and left out, and the shipped models' files still load.
+                legacy[key] = value
+            else:
+                setattr(estimator, key, value)
         try:
-            _check_restored_shapes(estimator)
+            _check_restored_shapes(estimator, legacy)
         except (NotFittedError, TypeError, ValueError) as exc:
             raise ValueError(
                 f"{self.file}: {where}.state is incomplete or malformed: {exc}"
@@ -342,7 +349,7 @@ class _Reader:
         return ensemble
 
 
-def _check_restored_shapes(estimator) -> None:
+def _check_restored_shapes(estimator, legacy: dict | None = None) -> None:
     """Refuse a restored state that would only fail later, deep inside ``transform``.
 
     The state comes from a file, so it may say anything: a shape of ``[]`` or ``None`` would
@@ -358,10 +365,9 @@ def _check_restored_shapes(estimator) -> None:
         not isinstance(n_features, int) or isinstance(n_features, bool) or n_features < 1
     ):
         raise ValueError(f"n_features_in_ must be a positive integer; got {n_features!r}")
-    for name in _SHAPE_STATE:
-        if not hasattr(estimator, name):
-            continue
-        shape = getattr(estimator, name)
+    shapes = {name: getattr(estimator, name) for name in _SHAPE_STATE if hasattr(estimator, name)}
+    shapes.update({name: value for name, value in (legacy or {}).items() if name in _SHAPE_STATE})
+    for name, shape in shapes.items():
         if not (
             isinstance(shape, list | tuple) and 1 <= len(shape) <= 3
             and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)

@@ -107,8 +107,10 @@ def name_of(estimator) -> str | None:
 
 
 def fitted_state(estimator, params: dict) -> dict:
-    """The fitted attributes of a transformer: its instance attributes minus its parameters."""
-    state = {k: v for k, v in vars(estimator).items() if k not in params}
+    """The fitted attributes of a transformer (``name_``): its public instance attributes
+    minus its parameters. Private ones are implementation details and are not saved."""
+    state = {k: v for k, v in vars(estimator).items()
+             if k not in params and not k.startswith("_")}
     for key in state:
         check_state_name(type(estimator), key, file=None)
     return state
