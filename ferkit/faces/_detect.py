@@ -70,15 +70,10 @@ def _group_windows(windows: np.ndarray, *, min_neighbors: int, overlap: float = 
     """
     if len(windows) == 0:
         return np.empty((0, 5))
+    from scipy.sparse.csgraph import connected_components
+
     iou, _ = _iou_matrix(windows)
-    # Connected components of the overlap graph by label propagation: few windows per photo.
-    labels = np.arange(len(windows))
-    linked = iou >= overlap
-    while True:
-        spread = np.where(linked, labels[None, :], len(windows)).min(axis=1)
-        if np.array_equal(spread, labels):
-            break
-        labels = spread
+    _, labels = connected_components(iou >= overlap, directed=False)
     faces = []
     for label in np.unique(labels):
         members = windows[labels == label]
