@@ -388,7 +388,7 @@ def test_trial_created_in_a_race_past_n_trials_trains_nothing(faces, tmp_path):
     """Two workers may both start a trial when one was left: the later one is turned away."""
     from sklearn.model_selection import StratifiedKFold
 
-    from ferkit.model_selection._optuna_search import _Objective
+    from ferkit.model_selection._objective import _Objective
     from ferkit.model_selection._search_space import _SearchSpace
 
     X, y = faces
@@ -423,7 +423,7 @@ def test_trial_created_in_a_race_past_n_trials_trains_nothing(faces, tmp_path):
     "(sqlite3.OperationalError) database is locked",
 ])
 def test_opening_storage_retries_when_workers_race_to_create_it(monkeypatch, message):
-    from ferkit.model_selection import _optuna_search
+    from ferkit.model_selection import _storage
 
     calls = []
 
@@ -435,12 +435,12 @@ def test_opening_storage_retries_when_workers_race_to_create_it(monkeypatch, mes
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", flaky)
     monkeypatch.setattr("time.sleep", lambda seconds: None)
-    assert _optuna_search._open_rdb_storage("sqlite:///x.db") == "storage"
+    assert _storage._open_rdb_storage("sqlite:///x.db") == "storage"
     assert len(calls) == 3
 
 
 def test_opening_storage_does_not_retry_other_errors(monkeypatch):
-    from ferkit.model_selection import _optuna_search
+    from ferkit.model_selection import _storage
 
     calls = []
 
@@ -450,7 +450,7 @@ def test_opening_storage_does_not_retry_other_errors(monkeypatch):
 
     monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
     with pytest.raises(RuntimeError, match="unable to open"):
-        _optuna_search._open_rdb_storage("sqlite:///x.db")
+        _storage._open_rdb_storage("sqlite:///x.db")
     assert len(calls) == 1
 
 
@@ -474,3 +474,4 @@ def test_default_pruner_stops_a_hopeless_trial(faces, tmp_path):
     assert states[:5] == ["COMPLETE"] * 5
     assert states[5] == "PRUNED"
     assert search.cv_results_["pruned"].tolist() == [False] * 5 + [True]
+
