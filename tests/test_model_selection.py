@@ -475,3 +475,44 @@ def test_default_pruner_stops_a_hopeless_trial(faces, tmp_path):
     assert states[5] == "PRUNED"
     assert search.cv_results_["pruned"].tolist() == [False] * 5 + [True]
 
+
+# -- scikit-learn's BaseSearchCV -----------------------------------------------------------
+
+def test_builds_on_base_search_cv_and_delegates_to_the_best_estimator():
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection._search import BaseSearchCV
+
+    X, y = make_classification(n_samples=60, n_features=5, random_state=0)
+    search = OptunaSearchCV(LogisticRegression(), {"C": FloatDistribution(0.01, 10.0, log=True)},
+                            n_trials=3, cv=2, pruning=False, random_state=0).fit(X, y)
+    assert isinstance(search, BaseSearchCV)
+    best = search.best_estimator_
+    assert best.C == search.best_params_["C"]
+    for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+        np.testing.assert_array_equal(getattr(search, method)(X), getattr(best, method)(X))
+    assert search.score(X, y) == best.score(X, y)
+    np.testing.assert_array_equal(search.classes_, [0, 1])
+    assert search.n_features_in_ == 5
+    assert not hasattr(search, "transform")  # LogisticRegression has none
+    assert search.refit_time_ > 0
+
+
+def test_unsupervised_estimator_is_searched_without_y():
+    from sklearn.decomposition import PCA
+
+    X = np.random.default_rng(0).normal(size=(40, 4))
+    search = OptunaSearchCV(PCA(), {"n_components": IntDistribution(1, 3)}, n_trials=3, cv=2,
+                            pruning=False, random_state=0).fit(X)
+    best = search.best_estimator_
+    np.testing.assert_allclose(search.transform(X), best.transform(X))
+    np.testing.assert_allclose(search.inverse_transform(search.transform(X)),
+                               best.inverse_transform(best.transform(X)))
+    assert search.score(X) == pytest.approx(best.score(X))
+    assert search.best_index_ == int(np.argmin(search.cv_results_["rank_test_score"]))
+
+
+def test_a_classifier_search_needs_y(faces):
+    X, _ = faces
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        OptunaSearchCV(_untrainable_pipeline(), {"clf__dropout": FloatDistribution(0, 1)}).fit(X)
