@@ -418,17 +418,17 @@ class OptunaSearchCV(BaseSearchCV):
 
     @available_if(_search_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
-        """Log class probabilities from the best estimator (``refit=True`` only).
+        """Logarithm of :meth:`predict_proba` (``refit=True`` only).
 
         Parameters
         ----------
-        X : array-like
-            Input data.
+        X : array-like of shape (n_samples, ...)
+            Input data, as for :meth:`predict_proba`.
 
         Returns
         -------
-        ndarray of shape (n_samples, n_classes)
-            Log probabilities, columns in the order of :attr:`classes_`.
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Natural logarithms of the class probabilities.
         """
         return super().predict_log_proba(X)
 
