@@ -19,6 +19,8 @@ public way:
   stratified validation split and the callbacks that watch it can be added.
 - ``_initialize_callbacks`` and ``_random_state``, in :func:`_restore`: rebuilding a fitted
   classifier from files mirrors scikeras' ``_initialize`` without building a new network.
+- ``_routing_prefixes`` gains ``"callbacks"``: scikeras builds callbacks from
+  ``callbacks__`` parameters but leaves that prefix out of ``set_params``.
 
 Importing this module imports TensorFlow: ``ferkit/__init__.py`` loads it lazily.
 """
@@ -77,6 +79,11 @@ class _ScikerasClassifier(KerasClassifier):
 
     # scikeras reads these; ferkit builds and compiles its own network, so they are fixed
     # class attributes rather than parameters.
+    # scikeras routes "fit__", "predict__", "optimizer__"... parameters to Keras; "callbacks__"
+    # ones build the ``callbacks`` given as classes. They are parameters like the others
+    # (get_params, set_params, clone), so __init__ takes them too.
+    _routing_prefixes = KerasClassifier._routing_prefixes | {"callbacks"}
+
     model = None
     build_fn = None
     loss = None
@@ -130,6 +137,17 @@ class _ScikerasClassifier(KerasClassifier):
         finally:
             self._fit_callbacks = user_callbacks
         self.history_ = {key: [float(v) for v in values] for key, values in self.history_.items()}
+
+    def _set_routed_params(self, routed: dict) -> None:
+        unknown = [k for k in routed if k.split("__")[0] not in self._routing_prefixes
+                   or "__" not in k]
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}; "
+                "besides its parameters it takes only scikeras' routed ones, such as "
+                "fit__verbose or callbacks__0__patience."
+            )
+        vars(self).update(routed)
 
     def _check_params(self) -> None:
         self._validate_params()
@@ -257,7 +275,7 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         test_time_flip=False, image_shape="auto", optimizer="adam", learning_rate=1e-3,
         lr_schedule=None, label_smoothing=0.0, epochs=30, batch_size=64, validation_split=0.1,
         early_stopping_patience=5, class_weight=None, callbacks=None, random_state=None,
-        verbose=0, warm_start=False,
+        verbose=0, warm_start=False, **routed,
     ):
         self.filters = filters
         self.kernel_size = kernel_size
@@ -281,6 +299,7 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self._set_routed_params(routed)
 
     def __sklearn_tags__(self):
         tags = as_classifier_tags(super().__sklearn_tags__())
@@ -300,8 +319,8 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         sample_weight : array-like of shape (n_samples,), default=None
             Weights per sample, multiplied with the ``class_weight`` weights.
         **kwargs : dict
-            ``validation_data=(X_val, y_val)`` replaces the internal validation split; other
-            keywords go to ``keras.Model.fit``.
+            ``validation_data=(X_val, y_val)`` replaces the validation split; the rest go
+            to ``keras.Model.fit``.
 
         Returns
         -------

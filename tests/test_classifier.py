@@ -304,3 +304,27 @@ def test_unseeded_fit_after_seeded_fit(small, tiny_params):
     unseeded = dict(tiny_params, random_state=None, augment=True)
     clf = FacialExpressionClassifier(**unseeded).fit(X, y)
     assert clf.n_epochs_ >= 1
+
+
+def test_routed_parameters_build_callbacks_and_survive_clone(small, tiny_params):
+    """scikeras' routing: callbacks given as classes are built with their callbacks__
+    parameters, which are parameters like any other (get_params, clone, grid search)."""
+    import keras
+    from sklearn.base import clone
+
+    built = []
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self, label="unset"):
+            super().__init__()
+            built.append(label)
+
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params, callbacks=[Recorder],
+                                     callbacks__0__label="routed", fit__verbose=0)
+    twin = clone(clf)
+    assert twin.get_params()["callbacks__0__label"] == "routed"
+    twin.set_params(callbacks__0__label="changed").fit(X, y)
+    assert built == ["changed"]
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['epoch'\]"):
+        FacialExpressionClassifier(epoch=3)
