@@ -473,6 +473,7 @@ def _restore(clf, state: dict, model):
     image_shape = tuple(int(s) for s in state["image_shape"])
     random_state = clf.random_state
     clf._random_state = random_state if isinstance(random_state, Integral) else None
+    clf.classes_ = None  # as KerasClassifier.initialize leaves it for the target-type check
     clf._validate_data(np.zeros((len(classes), *image_shape), np.float32), classes, reset=True)
     clf.target_encoder_ = OneHotTargetEncoder(classes=classes).fit(classes)
     vars(clf).update(clf.target_encoder_.get_metadata())

@@ -516,3 +516,16 @@ def test_inconsistent_restored_state_is_refused_at_load(saved, tmp_path, step, k
     (folder / "ferkit.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match=rf"ferkit\.json: estimator\.steps\[{step}\]\.state is"):
         load(folder)
+
+
+def test_binary_classifier_with_routed_parameters_round_trips(tmp_path, sample3):
+    """Two classes (scikeras' binary target type) and scikeras' routed parameters
+    (fit__verbose) are saved and loaded; the loaded model predicts the same."""
+    two = np.isin(sample3.target, ["happy", "sad"])
+    X, y = sample3.data[two] / 255.0, sample3.target[two]
+    clf = FacialExpressionClassifier(filters=(4,), dense_units=(4,), epochs=1, random_state=0,
+                                     fit__verbose=0).fit(X, y)
+    loaded = load(save(clf, tmp_path / "m"))
+    assert loaded.get_params()["fit__verbose"] == 0
+    assert loaded.classes_.tolist() == ["happy", "sad"]
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))

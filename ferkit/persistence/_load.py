@@ -159,7 +159,11 @@ class _Reader:
         # scikit-learn's rule: parameters are the named arguments of __init__.
         known = {p.name for p in inspect.signature(cls.__init__).parameters.values()
                  if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-        unknown = sorted(set(params) - known)
+        # scikeras' routed parameters ("fit__verbose"): plain values that scikeras hands to
+        # Keras, accepted where the class routes that prefix.
+        prefixes = getattr(cls, "_routing_prefixes", set())
+        unknown = sorted(k for k in set(params) - known
+                         if not ("__" in k and k.split("__")[0] in prefixes))
         if unknown:
             writer = self.manifest.get("written_by")
             writer = ", ".join(f"{k} {v}" for k, v in writer.items() if k in (
