@@ -529,3 +529,42 @@ def test_binary_classifier_with_routed_parameters_round_trips(tmp_path, sample3)
     assert loaded.get_params()["fit__verbose"] == 0
     assert loaded.classes_.tolist() == ["happy", "sad"]
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_declared_weight_shapes_match_keras_for_every_allowed_layer():
+    """The shapes load compares before building, computed without allocating, are the ones
+    Keras builds, for every layer on the allow-list; nothing is left for Keras to initialise."""
+    import keras
+    from keras import layers
+    from keras.src.backend.common import global_state
+
+    networks = [
+        keras.Sequential([
+            layers.Input((16, 16, 3)), layers.Rescaling(1 / 255), layers.RandomBrightness(0.1),
+            layers.RandomContrast(0.1), layers.RandomFlip(), layers.RandomRotation(0.1),
+            layers.RandomZoom(0.1), layers.RandomTranslation(0.1, 0.1), layers.ZeroPadding2D(1),
+            layers.Cropping2D(1), layers.SeparableConv2D(5, 3, depth_multiplier=2),
+            layers.DepthwiseConv2D(3, depth_multiplier=3), layers.Conv2D(4, 3),
+            layers.LayerNormalization(), layers.PReLU(), layers.LeakyReLU(), layers.ELU(),
+            layers.ReLU(), layers.SpatialDropout2D(0.1), layers.GaussianNoise(0.1),
+            layers.GaussianDropout(0.1), layers.AveragePooling2D(2),
+            layers.BatchNormalization(), layers.Reshape((-1, 4)), layers.Reshape((2, 2, -1)),
+            layers.GlobalMaxPooling2D(), layers.Dense(7), layers.Softmax(),
+        ]),
+        keras.Sequential([
+            layers.Input((8, 8, 1)), layers.Conv2D(2, 3), layers.MaxPooling2D(),
+            layers.Activation("relu"), layers.Dropout(0.2), layers.Flatten(), layers.Dense(3),
+        ]),
+        keras.Sequential([layers.Input((8, 8, 1)), layers.GlobalAveragePooling2D(),
+                          layers.Dense(3)]),
+    ]
+    used = set()
+    for network in networks:
+        network.compile(optimizer="adam", loss="categorical_crossentropy")
+        config = json.loads(network.to_json())
+        _keras_io.check_architecture(config, file="model.json")
+        used |= {layer["class_name"] for layer in config["config"]["layers"]}
+        assert _keras_io.declared_weight_shapes(config, file="model.json") == [
+            tuple(v.shape) for v in network.weights]
+    assert _keras_io.ALLOWED_LAYERS <= used
+    assert not global_state.get_global_attribute("uninitialized_variables")

@@ -1050,3 +1050,169 @@ def test_cli_good_input(argv, saved_model, workdir):
         return
     TALLY["cli", "failed"] += 1
     raise AssertionError(f"ferkit {' '.join(argv)} -> exit {code} (want {want}): {err[-500:]!r}")
+
+
+# -- crafted model files: bounded memory, depth and numbers (issue #21, class 1) --------------
+
+def _craft(saved_model: Path, base: Path, edit_architecture=None, edit_manifest=None,
+           edit_weights=None) -> Path:
+    """A copy of ``saved_model`` edited as a hostile person would, checksums made to match."""
+    folder = base / "model"
+    shutil.copytree(saved_model, folder)
+    if edit_architecture is not None:
+        text = edit_architecture(json.loads((folder / "model.json").read_text()))
+        (folder / "model.json").write_text(text if isinstance(text, str) else json.dumps(text))
+    if edit_weights is not None:
+        edit_weights(folder / "model.weights.h5")
+    from ferkit.persistence import _format
+
+    manifest = json.loads((folder / "ferkit.json").read_text())
+    manifest["files"] = _format.file_entries(folder)
+    text = edit_manifest(manifest) if edit_manifest is not None else manifest
+    (folder / "ferkit.json").write_text(text if isinstance(text, str) else json.dumps(text))
+    return folder
+
+
+#: Units of the crafted output layer: a 8 x 10**8 kernel, 3.2 GB of float32.
+_HUGE_UNITS = 10**8
+
+
+def _huge_output_layer(config):
+    config["config"]["layers"][-1]["config"]["units"] = _HUGE_UNITS
+    return config
+
+
+def _huge_weights_without_data(path: Path):
+    """The output layer's arrays replaced by datasets of the huge layer's shapes that hold no
+    data: the file stays small, its declared shapes match the crafted architecture."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        shapes = []
+        f["layers"].visititems(lambda name, obj: shapes.append((name, obj.shape))
+                               if isinstance(obj, h5py.Dataset) else None)
+        kernel = next(name for name, shape in shapes if shape == (8, 3))
+        bias = kernel.rsplit("/", 1)[0] + "/1"
+        for name, shape in ((kernel, (8, _HUGE_UNITS)), (bias, (_HUGE_UNITS,))):
+            del f["layers"][name]
+            f["layers"].create_dataset(name, shape=shape, dtype="float32")
+    assert path.stat().st_size < 10**6
+
+
+def _nested(depth: int, leaf=0):
+    return "[" * depth + json.dumps(leaf) + "]" * depth
+
+
+def _set_param(manifest, key, raw: str) -> str:
+    """The manifest as text with the classifier's parameter ``key`` set to the JSON ``raw``."""
+    steps = manifest["estimator"]["steps"]
+    steps[-1]["params"][key] = "@@RAW@@"
+    return json.dumps(manifest).replace('"@@RAW@@"', raw)
+
+
+#: Crafted folders, each refused with a ValueError that names the file at fault.
+CRAFTED = {
+    "model.json: nested 100000 deep": (
+        "model.json", dict(edit_architecture=lambda c: _nested(100_000))),
+    "model.json: a layer nested 2000 deep": (
+        "model.json", dict(edit_architecture=lambda c: json.dumps(c).replace(
+            '"units": 3', '"units": ' + _nested(2000, 3)))),
+    "model.json: a 5000-digit number of units": (
+        "model.json", dict(edit_architecture=lambda c: json.dumps(c).replace(
+            '"units": 3', '"units": ' + "9" * 5000))),
+    "ferkit.json: nested 100000 deep": (
+        "ferkit.json", dict(edit_manifest=lambda m: _nested(100_000))),
+    "ferkit.json: a parameter nested 900 deep": (
+        "ferkit.json", dict(edit_manifest=lambda m: _set_param(m, "epochs", _nested(900, 2)))),
+    "ferkit.json: a 5000-digit parameter": (
+        "ferkit.json", dict(edit_manifest=lambda m: _set_param(m, "epochs", "7" * 5000))),
+    "ferkit.json: a 5000-digit format version": (
+        "ferkit.json", dict(edit_manifest=lambda m: json.dumps(m).replace(
+            '"format_version": 1', '"format_version": ' + "1" * 5000))),
+    "ferkit.json: a 5000-digit file size": (
+        "ferkit.json", dict(edit_manifest=lambda m: json.dumps(m).replace(
+            '"bytes": ', '"bytes": ' + "3" * 5000, 1))),
+}
+
+
+@pytest.mark.parametrize("what", sorted(CRAFTED))
+def test_load_crafted_depth_and_numbers(saved_model, workdir, what):
+    """Deep nesting and absurd numbers: a ValueError naming the file, not Python's own
+    RecursionError or integer-conversion error."""
+    import ferkit
+
+    file, edits = CRAFTED[what]
+    folder = _craft(saved_model, _fresh_dir(workdir), **edits)
+    out = Case("persistence")(lambda: ferkit.load(folder), expect="error",
+                              what=f"load({what})")
+    assert file in str(out), str(out)
+
+
+_LOAD_UNDER_LIMIT = """
+import json, resource, sys
+import ferkit
+
+def address_space():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status
+                    if line.startswith("VmSize:"))
+
+good, allowance, crafted = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+ferkit.load(good)  # TensorFlow, Keras and h5py imported, their threads started: the baseline
+baseline = address_space()
+resource.setrlimit(resource.RLIMIT_AS, (baseline + allowance, baseline + allowance))
+results = {"baseline": baseline, "limit": baseline + allowance}
+try:
+    ferkit.load(good)
+    results["good"] = "loaded"
+except BaseException as exc:
+    results["good"] = f"{type(exc).__name__}: {exc}"[:300]
+for path in crafted:
+    try:
+        ferkit.load(path)
+        results[path] = "loaded"
+    except BaseException as exc:
+        results[path] = f"{type(exc).__name__}: {exc}"[:600]
+    print(json.dumps(results), flush=True)
+print(json.dumps(results), flush=True)
+"""
+
+
+def test_load_crafted_network_within_a_memory_limit(saved_model, workdir):
+    """A network that declares an enormous layer (checksums matching) is refused before
+    anything is allocated: ``ferkit.load`` runs under an address-space limit of the baseline
+    (interpreter, TensorFlow, one model loaded) plus a small multiple of the folder's size,
+    and must end in a ValueError naming the file, not a MemoryError or a killed process."""
+    import subprocess
+    import sys
+
+    base = _fresh_dir(workdir)
+    good = base / "good"
+    shutil.copytree(saved_model, good)
+    crafted = {
+        "model.json": _craft(saved_model, base / "a", edit_architecture=_huge_output_layer),
+        "model.weights.h5": _craft(saved_model, base / "b", edit_architecture=_huge_output_layer,
+                                   edit_weights=_huge_weights_without_data),
+    }
+    size = max(sum(p.stat().st_size for p in folder.iterdir())
+               for folder in (good, *crafted.values()))
+    # A good model must still load under the limit. Measured on the 190 kB test model: it
+    # loads again with only 20x its size above the baseline; 32 MiB is headroom for the
+    # allocator's growth steps.
+    allowance = 20 * size + 32 * 2**20
+    proc = subprocess.run(
+        [sys.executable, "-c", _LOAD_UNDER_LIMIT, str(good), str(allowance),
+         *map(str, crafted.values())],
+        capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    lines = proc.stdout.strip().splitlines()
+    results = json.loads(lines[-1]) if lines else {}
+    for file, folder in crafted.items():
+        outcome = results.get(str(folder), f"process ended ({proc.returncode}) before: "
+                                            f"{proc.stderr[-800:]}")
+        # Refused by a check of the files, not by an allocation the limit made fail.
+        ok = (outcome.startswith("ValueError") and file in outcome
+              and not re.search("OOM|alloc|memory", outcome, re.IGNORECASE))
+        TALLY["persistence", "clear error" if ok else "failed"] += 1
+        assert ok, f"load(crafted {file}) under {results.get('limit')} bytes: {outcome}"
+    assert results["good"] == "loaded", results

@@ -20,13 +20,98 @@ strings and arrays. No ``eval``, no pickle.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
 #: Array dtype kinds that ``np.save(allow_pickle=False)`` stores as plain bytes.
 _ARRAY_KINDS = "biufcUS"
+
+#: Deepest nesting of lists and objects a model folder's JSON may have. ferkit's own files
+#: stay under 10; a crafted file nested thousands deep would end in Python's RecursionError.
+MAX_JSON_DEPTH = 64
+#: Longest integer (in digits) a model folder's JSON may hold. ferkit writes at most 20 (a
+#: 64-bit value); Python refuses to parse integers of more than 4300 digits with an error
+#: that names no file, and smaller absurd ones only fail later.
+MAX_JSON_DIGITS = 40
+
+
+class _AbsurdNumberError(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_JSON_DIGITS:
+        raise _AbsurdNumberError(
+            f"it holds an integer of {digits} digits ({text[:20]}...); model files hold "
+            f"integers of at most {MAX_JSON_DIGITS} digits"
+        )
+    return int(text)
+
+
+def read_json(path, *, hint: str = ""):
+    """Parse one JSON file of a model folder, refusing what only a crafted file holds.
+
+    Parameters
+    ----------
+    path : path-like
+        The file, named in every error message.
+    hint : str, default=""
+        A sentence added to the message when the file is not valid JSON.
+
+    Returns
+    -------
+    object
+        The parsed data.
+
+    Raises
+    ------
+    ValueError
+        If the file is not UTF-8 JSON, holds an integer of more than ``MAX_JSON_DIGITS``
+        digits, or nests lists and objects more than ``MAX_JSON_DEPTH`` deep.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_int=_parse_int)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 JSON text: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+            f"{'; ' + hint if hint else '.'}"
+        ) from exc
+    except _AbsurdNumberError as exc:
+        raise ValueError(f"{path} is not a ferkit model file: {exc}.") from exc
+    except RecursionError as exc:
+        raise _too_deep(path) from exc
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise _too_deep(path)
+    return data
+
+
+def _too_deep(path: Path) -> ValueError:
+    return ValueError(
+        f"{path} nests lists and objects more than {MAX_JSON_DEPTH} levels deep; ferkit "
+        "model files never do. Refusing to load it."
+    )
+
+
+def _depth(data) -> int:
+    """Nesting depth of parsed JSON, measured without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            node = list(node.values())
+        if isinstance(node, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_JSON_DEPTH:
+                stack.extend((item, depth + 1) for item in node)
+    return deepest
 
 
 def _looks_like_tag(key) -> bool:

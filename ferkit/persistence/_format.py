@@ -15,6 +15,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from ferkit.persistence._codec import read_json
 from ferkit.persistence._keras_io import ARCHITECTURE_FILE, WEIGHTS_FILE
 
 FORMAT = "ferkit-model"
@@ -120,17 +121,7 @@ def read_manifest(folder: Path) -> dict:
             f"{folder} is not a ferkit model folder: {file} is missing. (An interrupted save "
             "leaves the previous model, or nothing, in place, never a partial folder.)"
         )
-    try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{file} is not UTF-8 JSON text: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{file} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "the file is damaged or was edited by hand."
-        ) from exc
-    except RecursionError as exc:
-        raise ValueError(f"{file} is nested too deeply to be a ferkit manifest.") from exc
+    manifest = read_json(file, hint="the file is damaged or was edited by hand.")
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValueError(f"{file} is not a ferkit model manifest (no \"format\": \"{FORMAT}\").")
     version = manifest.get("format_version")

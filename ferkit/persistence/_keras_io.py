@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import warnings
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+
+from ferkit.persistence._codec import read_json
 
 ARCHITECTURE_FILE = "model.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -229,22 +232,81 @@ def _rewrite_weights(src: Path, dst: Path, *, dtype: np.dtype, include_optimizer
 
 def _inspect_weights(path: Path) -> tuple[list[tuple[int, ...]], bool]:
     """Shapes of the layer weights in a Keras ``.weights.h5`` file, and whether it holds
-    optimizer state."""
+    optimizer state; shapes are read from the datasets' headers, no data is read.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read, or its arrays declare more bytes than the file holds:
+        HDF5 lets a small file declare huge arrays (storage is allocated when written),
+        which loading would allocate in full.
+    """
     import h5py
 
-    shapes = []
+    shapes, datasets = [], []
     try:
         with h5py.File(path, "r") as f:
             if "layers" not in f:
                 raise ValueError(f"{path} is not a Keras weights file (no 'layers' group).")
-            f["layers"].visititems(
-                lambda name, obj: shapes.append(tuple(obj.shape))
-                if isinstance(obj, h5py.Dataset) else None
-            )
+            f.visititems(lambda name, obj: datasets.append((name, obj.shape, obj.dtype))
+                         if isinstance(obj, h5py.Dataset) else None)
             has_optimizer = "optimizer" in f
     except OSError as exc:
         raise ValueError(f"{path} is corrupted or truncated and cannot be read: {exc}") from exc
+    declared = 0
+    for name, shape, dtype in datasets:
+        if name.startswith("layers/"):
+            shapes.append(tuple(shape or ()))
+        declared += math.prod(shape or ()) * dtype.itemsize
+    size = path.stat().st_size
+    if declared > size:
+        raise ValueError(
+            f"{path} declares weight arrays of {declared} bytes in all but is only {size} "
+            "bytes long; a Keras weights file holds its arrays in full. Refusing to load it."
+        )
     return shapes, has_optimizer
+
+
+@contextlib.contextmanager
+def _shapes_only():
+    """A scope in which Keras creates variables without allocating their values.
+
+    Keras defers initialising variables created inside a ``StatelessScope`` and lists them
+    for later; they are taken off that list again, so that nothing initialises them later.
+    """
+    import keras
+
+    try:
+        from keras.src.backend.common import global_state
+    except ImportError:  # pragma: no cover - other Keras layouts: variables stay listed
+        global_state = None
+    key = "uninitialized_variables"
+    pending = global_state.get_global_attribute(key) if global_state else None
+    if global_state:
+        global_state.set_global_attribute(key, [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        if global_state:
+            global_state.set_global_attribute(key, pending)
+
+
+def declared_weight_shapes(config, *, file) -> list[tuple[int, ...]]:
+    """Shapes of the weights the network of a checked ``config`` has, allocating none.
+
+    Keras builds the network symbolically, as it does when loading, but inside
+    :func:`_shapes_only`: a layer declared with billions of weights costs nothing here, and
+    its shapes can be compared with the weights file before the network is really built.
+    Computed by Keras itself rather than re-derived per layer type, so that every allowed
+    layer's own rules (padding, groups, depth multipliers...) apply.
+    """
+    # The compile configuration creates the optimizer's variables, whose shapes follow the
+    # network's; its variables are created with values, which the scope refuses.
+    config = {key: value for key, value in config.items() if key != "compile_config"}
+    with _shapes_only():
+        model = deserialize_architecture(config, file=file)
+        return [tuple(int(s) for s in v.shape) for v in model.weights]
 
 
 def read_model(architecture: Path, weights: Path):
@@ -256,27 +318,21 @@ def read_model(architecture: Path, weights: Path):
         If the architecture is malformed or refused, or the weights file is unreadable or does
         not match the architecture (number or shapes of weight arrays).
     """
-    try:
-        config = json.loads(Path(architecture).read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{architecture} is not UTF-8 JSON text: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{architecture} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-            f"{exc.msg})."
-        ) from exc
+    config = read_json(architecture)
     check_architecture(config, file=architecture)
-    model = deserialize_architecture(config, file=architecture)
-
+    # Everything is compared before the network is built: building allocates every weight
+    # the architecture declares, which a crafted file can make any size. The weights file
+    # holds its arrays in full, so matching it bounds what the network allocates.
     # Keras ignores weight arrays the network has no layer for; we do not.
-    in_file, has_optimizer = _inspect_weights(weights)
-    expected = [tuple(int(s) for s in v.shape) for v in model.weights]
+    in_file, has_optimizer = _inspect_weights(Path(weights))
+    expected = declared_weight_shapes(config, file=architecture)
     if Counter(in_file) != Counter(expected):
         raise ValueError(
             f"{weights} does not match the network in {architecture}: the file holds "
             f"{len(in_file)} weight arrays of shapes {sorted(in_file)}, the network has "
             f"{len(expected)} of shapes {sorted(expected)}."
         )
+    model = deserialize_architecture(config, file=architecture)
     try:
         with warnings.catch_warnings():
             if not has_optimizer:  # saved without optimizer state: it starts afresh

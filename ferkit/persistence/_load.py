@@ -22,7 +22,11 @@ def load(path: str | os.PathLike):
     (``allow_pickle=False``) and Keras HDF5 weights; no pickle is involved. Estimator classes
     and Keras layers must be on ferkit's allow-lists (so a ``Lambda`` layer, a custom Keras
     object or an unknown pipeline step is refused), and the network is rebuilt in Keras safe
-    mode. Every file is checked against the checksum recorded at save time first.
+    mode. Every file is checked against the checksum recorded at save time first. The weight
+    shapes the architecture declares are computed without allocating them and compared with
+    the arrays the weights file holds before the network is built, so a crafted file cannot
+    make loading allocate much more than the files' own size; JSON nested deeper than 64
+    levels or holding integers of more than 40 digits is refused.
 
     Parameters
     ----------
