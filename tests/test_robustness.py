@@ -1216,3 +1216,89 @@ def test_load_crafted_network_within_a_memory_limit(saved_model, workdir):
         TALLY["persistence", "clear error" if ok else "failed"] += 1
         assert ok, f"load(crafted {file}) under {results.get('limit')} bytes: {outcome}"
     assert results["good"] == "loaded", results
+
+
+# -- save(overwrite=True) replaces only ferkit's own files (issue #21, class 4) ---------------
+
+def _plain_model(scale: float):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    return Pipeline([("mm", MinMaxScaler((0, scale)))]).fit(np.eye(3))
+
+
+def _entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+#: Folders that ``save(..., overwrite=True)`` must refuse to replace, and the names the error
+#: must give; every file in them must survive.
+NOT_ONLY_FERKIT = {
+    "a ferkit.json that is not a manifest": ({"ferkit.json": "{}", "notes.txt": "mine"},
+                                             ["ferkit.json"]),
+    "a ferkit.json that is not JSON": ({"ferkit.json": "hello", "notes.txt": "mine"},
+                                       ["ferkit.json"]),
+    "a model and a file of the user's": ({"notes.txt": "mine"}, ["notes.txt"]),
+    "a model and a folder of the user's": ({"photos/a.txt": "mine"}, ["photos"]),
+    "a model and two files": ({"notes.txt": "mine", "draft.json": "{}"},
+                              ["draft.json", "notes.txt"]),
+}
+
+
+@pytest.mark.parametrize("what", sorted(NOT_ONLY_FERKIT))
+def test_save_overwrite_keeps_files_that_are_not_ferkit(workdir, what):
+    """overwrite=True replaces a valid model whose folder holds only the files its manifest
+    lists; anything else is refused, naming what would have been deleted."""
+    import ferkit
+
+    folder = _fresh_dir(workdir) / "model"
+    files, named = NOT_ONLY_FERKIT[what]
+    if what.startswith("a model"):
+        ferkit.save(_plain_model(1.0), folder)
+    else:
+        folder.mkdir()
+    for name, text in files.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text)
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    out = Case("persistence")(lambda: ferkit.save(_plain_model(2.0), folder, overwrite=True),
+                              expect="error", what=f"save(overwrite=True) over {what}")
+    assert isinstance(out, FileExistsError), repr(out)
+    assert all(name in str(out) for name in named), str(out)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+    assert _entries(folder.parent) == ["model"]  # no hidden leftovers
+
+
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_save_through_a_symlink_updates_the_model_it_points_to(workdir, overwrite):
+    import ferkit
+
+    base = _fresh_dir(workdir)
+    real = ferkit.save(_plain_model(1.0), base / "store" / "model")
+    (base / "links").mkdir()
+    link = base / "links" / "current"
+    link.symlink_to(real, target_is_directory=True)
+    out = Case("persistence")(lambda: ferkit.save(_plain_model(2.0), link, overwrite=overwrite),
+                              expect="result" if overwrite else "error",
+                              what=f"save(through a symlink, overwrite={overwrite})")
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    scale = 2.0 if overwrite else 1.0
+    assert ferkit.load(real).transform(np.eye(3)).max() == scale, out
+    assert ferkit.load(link).transform(np.eye(3)).max() == scale
+    # No hidden temporary folders or links beside the link or the model.
+    assert _entries(base / "links") == ["current"]
+    assert _entries(base / "store") == ["model"]
+
+
+def test_save_to_a_dangling_symlink_is_refused(workdir):
+    import ferkit
+
+    base = _fresh_dir(workdir)
+    link = base / "current"
+    link.symlink_to(base / "nowhere", target_is_directory=True)
+    for overwrite in (False, True):
+        out = Case("persistence")(lambda: ferkit.save(_plain_model(1.0), link,
+                                                      overwrite=overwrite),
+                                  expect="error", what=f"save(dangling symlink, {overwrite})")
+        assert "current" in str(out)
+    assert _entries(base) == ["current"] and link.is_symlink()

@@ -32,7 +32,7 @@ _OLD_TAG = "ferkit-old"
 
 
 @contextlib.contextmanager
-def atomic_folder(target: Path, *, overwrite: bool, is_model_folder):
+def atomic_folder(target: Path, *, overwrite: bool, is_model_folder, check_replaceable=None):
     """Yield an empty temporary folder; on success move it to ``target`` atomically.
 
     Parameters
@@ -44,17 +44,29 @@ def atomic_folder(target: Path, *, overwrite: bool, is_model_folder):
     is_model_folder : callable
         ``is_model_folder(path) -> bool``; only such folders (or empty ones) are replaced, so
         a mistyped path never deletes an unrelated directory.
+    check_replaceable : callable, optional
+        ``check_replaceable(path)``, called before a non-empty model folder is replaced;
+        raises :class:`FileExistsError` if replacing it would delete anything but the model
+        (files its manifest does not list...).
 
     Raises
     ------
     FileExistsError
-        If ``target`` exists and ``overwrite`` is False, or it is not a model folder.
+        If ``target`` exists and ``overwrite`` is False, it is not a model folder (or
+        ``check_replaceable`` refuses it), or it is a symbolic link to nothing.
+
+    Notes
+    -----
+    A ``target`` that is a symbolic link to a folder is followed: the folder it points to is
+    written or replaced, and the link stays as it was. (Swapping the link itself would leave
+    the model it points to unchanged, and the link hidden under a temporary name.)
     """
-    target = Path(target)
+    target = _follow_link(Path(target))
     # First: a model whose replacement a dead process left half done is still the model
     # saved there, for the overwrite check as for a load.
     recover(target, is_model_folder)
-    _check_target(target, overwrite=overwrite, is_model_folder=is_model_folder)
+    _check_target(target, overwrite=overwrite, is_model_folder=is_model_folder,
+                  check_replaceable=check_replaceable)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_TMP_TAG}-{os.getpid()}-",
@@ -67,14 +79,27 @@ def atomic_folder(target: Path, *, overwrite: bool, is_model_folder):
         yield tmp
         _fsync_tree(tmp)
         # Checked again: another process may have created the target while we wrote.
-        _check_target(target, overwrite=overwrite, is_model_folder=is_model_folder)
+        _check_target(target, overwrite=overwrite, is_model_folder=is_model_folder,
+                      check_replaceable=check_replaceable)
         _move_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def _check_target(target: Path, *, overwrite: bool, is_model_folder) -> None:
+def _follow_link(target: Path) -> Path:
+    if not target.is_symlink():
+        return target
+    if not target.exists():
+        raise FileExistsError(
+            f"{target} is a symbolic link to {os.readlink(target)}, which does not exist; "
+            "not saving through it. Remove the link or save to the folder itself."
+        )
+    return Path(os.path.realpath(target))
+
+
+def _check_target(target: Path, *, overwrite: bool, is_model_folder,
+                  check_replaceable=None) -> None:
     if not target.exists() and not target.is_symlink():
         return
     if not target.is_dir():
@@ -88,6 +113,8 @@ def _check_target(target: Path, *, overwrite: bool, is_model_folder) -> None:
             f"{target} exists and is not a ferkit model folder (it has no ferkit.json); "
             "refusing to replace it even with overwrite=True. Choose another path."
         )
+    if check_replaceable is not None and any(target.iterdir()):
+        check_replaceable(target)
 
 
 def _move_into_place(tmp: Path, target: Path) -> None:

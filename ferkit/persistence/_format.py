@@ -182,3 +182,34 @@ def verify_file(folder: Path, manifest: dict, name: str) -> Path:
 def is_model_folder(path: Path) -> bool:
     """Whether ``path`` holds a saved model (its manifest is written last, so it is whole)."""
     return (Path(path) / MANIFEST_FILE).is_file()
+
+
+def check_replaceable(folder: Path) -> None:
+    """Refuse to let a save replace ``folder`` unless it holds one valid model and nothing else.
+
+    ``save(..., overwrite=True)`` replaces the whole folder. A file merely named
+    ``ferkit.json`` does not make a folder ferkit's: the manifest must parse, and every other
+    entry of the folder must be a file it lists. Anything else is the user's, and is kept by
+    refusing (rather than carried over into the new model, whose manifest would not list it).
+
+    Raises
+    ------
+    FileExistsError
+        If the manifest is not a valid ferkit manifest, or the folder holds entries that the
+        manifest does not list; the message names them.
+    """
+    try:
+        manifest = read_manifest(folder)
+    except (FileNotFoundError, ValueError) as exc:
+        raise FileExistsError(
+            f"{folder} is not a valid ferkit model folder ({exc}); refusing to replace it even "
+            "with overwrite=True, which would delete everything in it. Choose another path."
+        ) from exc
+    others = sorted(entry.name for entry in folder.iterdir()
+                    if entry.name != MANIFEST_FILE and entry.name not in manifest["files"])
+    if others:
+        raise FileExistsError(
+            f"{folder} holds {others}, which are not files of the ferkit model saved there; "
+            "overwrite=True replaces the whole folder and would delete them. Move them "
+            "elsewhere, or choose another path."
+        )

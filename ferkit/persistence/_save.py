@@ -35,10 +35,13 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         :class:`~ferkit.FacialExpressionClassifier` or such an ensemble. Every parameter
         must be plain data.
     path : str or path-like
-        Folder to create. Missing parent folders are created.
+        Folder to create. Missing parent folders are created. A symbolic link to a folder is
+        followed: the model it points to is replaced, and the link kept.
     overwrite : bool, default=False
-        Replace a model already saved at ``path``. A folder that is not a ferkit model
-        (no ``ferkit.json``) and not empty is never replaced.
+        Replace a model already saved at ``path``. Only an empty folder or a valid ferkit
+        model folder holding nothing but the files its ``ferkit.json`` lists is replaced;
+        any other folder is never replaced, and the error names the files that would have
+        been deleted.
     weights_dtype : {"float32", "float16"}, default="float32"
         Storage type of the network weights. ``"float32"`` reproduces predictions exactly;
         ``"float16"`` halves the file, and the weights are rounded to about 3 significant
@@ -68,7 +71,8 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         If ``estimator`` is a pipeline with a ``memory`` (a joblib cache folder): set
         ``memory=None`` first; or it holds more than 16 networks.
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False, or it is not a model folder.
+        If ``path`` exists and ``overwrite`` is False, it is not a model folder, it holds
+        files the model does not list, or it is a symbolic link to nothing.
 
     See Also
     --------
@@ -125,8 +129,8 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         for i, clf in enumerate(networks)
     ]
 
-    with _atomic.atomic_folder(path, overwrite=overwrite, is_model_folder=_format.is_model_folder) \
-            as tmp:
+    with _atomic.atomic_folder(path, overwrite=overwrite, is_model_folder=_format.is_model_folder,
+                               check_replaceable=_format.check_replaceable) as tmp:
         for index, (clf, architecture) in enumerate(zip(networks, architectures, strict=True)):
             architecture_file, weights_file = _format.network_files(index)
             _keras_io.write_architecture(tmp / architecture_file, architecture)
