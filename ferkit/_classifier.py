@@ -27,6 +27,7 @@ Importing this module imports TensorFlow: ``ferkit/__init__.py`` loads it lazily
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from numbers import Integral, Real
@@ -97,6 +98,17 @@ class _ScikerasClassifier(KerasClassifier):
         # scikeras resets classes_ to None in fit(); partial_fit may pass the full class list.
         return OneHotTargetEncoder(classes=getattr(self, "classes_", None))
 
+    def fit(self, X, y, sample_weight=None, **kwargs):
+        # scikeras' fit sets classes_ to None, and with warm_start keeps the network (and its
+        # target encoder) without setting it again.
+        with _keeping_classes(self, warm=self.warm_start):
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
+        with _keeping_classes(self, warm=True, classes=classes):
+            return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight,
+                                       **kwargs)
+
     @property
     def n_epochs_(self) -> int:
         """Number of epochs run in training."""
@@ -107,6 +119,10 @@ class _ScikerasClassifier(KerasClassifier):
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
         # Private scikeras hook (see the module docstring): ferkit's pixel checks first, then
         # scikeras' own bookkeeping (dtypes, target type) on the image batch.
+        if not reset and not self.initialized_:
+            # score() on an unfitted (or diverged, so unfitted) classifier: scikeras would
+            # fail on a missing attribute of its own.
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet.")
         y = _as_1d_labels(y)
         if X is not None:
             X = validate_images(self, X, reset=reset, image_shape=self.image_shape)
@@ -137,21 +153,20 @@ class _ScikerasClassifier(KerasClassifier):
         finally:
             self._fit_callbacks = user_callbacks
         self.history_ = {key: [float(v) for v in values] for key, values in self.history_.items()}
-
-    def _set_routed_params(self, routed: dict) -> None:
-        unknown = [k for k in routed if k.split("__")[0] not in self._routing_prefixes
-                   or "__" not in k]
-        if unknown:
-            raise TypeError(
-                f"{type(self).__name__} got unexpected keyword argument(s) {sorted(unknown)}; "
-                "besides its parameters it takes only scikeras' routed ones, such as "
-                "fit__verbose or callbacks__0__patience."
-            )
-        vars(self).update(routed)
+        _refuse_divergence(self)
 
     def _check_params(self) -> None:
         self._validate_params()
-        _training.check_network_params(self.get_params(deep=False))
+        params = self.get_params(deep=False)
+        unknown = [k for k in params if k not in self._parameter_constraints
+                   and k.split("__")[0] not in self._routing_prefixes]
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} got unknown parameter(s) {sorted(unknown)}; besides "
+                "its own it takes only scikeras' routed ones, such as fit__verbose or "
+                "callbacks__0__patience."
+            )
+        _training.check_network_params(params)
 
     # -- persistence hooks (ferkit.persistence uses these; no pickle involved) ---------------
 
@@ -200,7 +215,8 @@ class FacialExpressionClassifier(_ScikerasClassifier):
     optimizer : str, default="adam"
         Name of a Keras optimizer (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``...).
     learning_rate : float, default=1e-3
-        Initial learning rate.
+        Initial learning rate. If the loss becomes NaN or infinite, training stops and
+        :meth:`fit` raises a ValueError, leaving the classifier unfitted: lower the rate.
     lr_schedule : {None, "plateau", "cosine"}, default=None
         ``"plateau"`` halves the rate when the monitored loss stops improving; ``"cosine"``
         decays it to zero over ``epochs`` along a half cosine.
@@ -229,7 +245,8 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         Keras verbosity during training (0 silent, 1 progress bar, 2 one line per epoch).
     warm_start : bool, default=False
         Continue training the current network on the next :meth:`fit` instead of building a
-        new one.
+        new one. Its classes stay ``classes_`` (the network's outputs): labels must be among
+        them.
 
     Attributes
     ----------
@@ -299,7 +316,7 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
-        self._set_routed_params(routed)
+        vars(self).update(routed)  # checked in fit: scikit-learn's __init__ never raises
 
     def __sklearn_tags__(self):
         tags = as_classifier_tags(super().__sklearn_tags__())
@@ -430,6 +447,46 @@ def _validation_data(clf, X, y, sample_weight, given):
             f"validation_data has {X_val.shape[0]} images but {y_val.shape[0]} labels."
         )
     return X, y, sample_weight, (X_val, clf.target_encoder_.transform(y_val))
+
+
+@contextlib.contextmanager
+def _keeping_classes(clf, *, warm: bool, classes=None):
+    """Training that continues a network keeps its classes: they are the network's outputs.
+
+    Labels outside them are refused by the target encoder, and so is a ``classes`` list
+    (``partial_fit``) that differs from them; ``classes_`` is set again afterwards, also when
+    training fails, unless the failure left the classifier unfitted.
+    """
+    if not (warm and clf.initialized_):
+        yield
+        return
+    known = clf.target_encoder_.classes_
+    if classes is not None and set(np.ravel(classes).tolist()) != set(known.tolist()):
+        raise ValueError(
+            f"classes={np.ravel(classes).tolist()} differs from the classes this "
+            f"{type(clf).__name__} was trained on, {known.tolist()}: the network has one "
+            "output per known class. Fit a new one (warm_start=False) to change them."
+        )
+    try:
+        yield
+    finally:
+        if clf.initialized_:
+            clf.classes_ = known
+
+
+def _refuse_divergence(clf) -> None:
+    """A ValueError, leaving ``clf`` unfitted, if training made the loss or weights non-finite.
+
+    Its network would predict NaN for every face, so nothing fitted is kept: no prediction,
+    score or ``ferkit.save`` can use it.
+    """
+    message = _training.divergence(clf.history_, clf.model_, optimizer=clf.optimizer,
+                                   learning_rate=clf.learning_rate)
+    if message is None:
+        return
+    for name in [n for n in vars(clf) if n.endswith("_") and not n.startswith("_")]:
+        delattr(clf, name)
+    raise ValueError(message)
 
 
 def _as_1d_labels(y):
