@@ -62,8 +62,10 @@ def compile_network(model, *, optimizer: str, learning_rate: float, label_smooth
 
 def training_callbacks(*, monitor: str, epochs: int, learning_rate: float, lr_schedule,
                        early_stopping_patience) -> list:
-    """Early stopping and the learning-rate schedule, watching ``monitor``."""
-    callbacks = []
+    """Early stopping and the learning-rate schedule, watching ``monitor``; training stops
+    at the first batch whose loss is NaN or infinite (see :func:`divergence`)."""
+    # First, so that no later callback acts on (or restores weights from) a diverged batch.
+    callbacks = [keras.callbacks.TerminateOnNaN()]
     if early_stopping_patience is not None:
         callbacks.append(
             keras.callbacks.EarlyStopping(
@@ -85,6 +87,28 @@ def training_callbacks(*, monitor: str, epochs: int, learning_rate: float, lr_sc
             keras.callbacks.LearningRateScheduler(lambda epoch: float(cosine(epoch)))
         )
     return callbacks
+
+
+def divergence(history: dict, model, *, optimizer: str, learning_rate: float) -> str | None:
+    """What went wrong if training diverged (a non-finite loss or weight), else None.
+
+    The message says where it happened and what to change. A network in that state predicts
+    NaN for every face, so it must never be used or saved.
+    """
+    losses = history.get("loss", [])
+    epoch = next((i for i, value in enumerate(losses) if not math.isfinite(value)), None)
+    if epoch is not None:
+        what = f"the training loss became {losses[epoch]} in epoch {epoch + 1}"
+    elif not all(np.isfinite(keras.ops.convert_to_numpy(w)).all() for w in model.weights):
+        what = "the network's weights became NaN or infinite"
+    else:
+        return None
+    return (
+        f"Training diverged: {what}, so training was stopped and the classifier is left "
+        f"unfitted. Lower learning_rate (it is {learning_rate:g}, with optimizer "
+        f"{optimizer!r}; try {learning_rate / 10:g}) and check that the inputs are scaled "
+        "(pixels divided by 255, as PixelScaler does)."
+    )
 
 
 def split_validation(X, y, sample_weight, *, fraction: float, random_state):

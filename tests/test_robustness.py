@@ -1302,3 +1302,61 @@ def test_save_to_a_dangling_symlink_is_refused(workdir):
                                   expect="error", what=f"save(dangling symlink, {overwrite})")
         assert "current" in str(out)
     assert _entries(base) == ["current"] and link.is_symlink()
+
+
+# -- #21, second pass: training that diverges, warm start, image trees, output locations ------
+
+#: Ways to make training diverge: a learning rate far too high for the optimizer, or pixels
+#: that are finite but far from scaled (the loss overflows).
+DIVERGING = {
+    "adam lr=1e12": ({"optimizer": "adam", "learning_rate": 1e12}, "fit", 1.0),
+    "sgd lr=1e20": ({"optimizer": "sgd", "learning_rate": 1e20}, "fit", 1.0),
+    "rmsprop lr=1e30 partial_fit": ({"optimizer": "rmsprop", "learning_rate": 1e30},
+                                    "partial_fit", 1.0),
+    "inputs 1e30": ({}, "fit", 1e30),
+    "inputs 1e30 warm_start": ({}, "warm_start", 1e30),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIVERGING))
+def test_training_that_diverges_stops_with_a_clear_error(tiny_params, sample3, name, workdir):
+    """A non-finite loss stops training and fit raises, saying what to change; nothing
+    fitted is left to predict, score or save."""
+    import ferkit
+    from ferkit import FacialExpressionClassifier
+
+    params, how, factor = DIVERGING[name]
+    X, y = sample3.data[::3] / 255.0, sample3.target[::3]
+    clf = FacialExpressionClassifier(**{**tiny_params, "epochs": 3, **params})
+    if how == "warm_start":
+        clf.fit(X, y).set_params(warm_start=True)
+    train = {"partial_fit": clf.partial_fit}.get(how, clf.fit)
+    out = Case("estimator")(lambda: train(X * factor, y), expect="error",
+                            what=f"{how}({name}) that diverges")
+    assert "diverged" in str(out) and "learning_rate" in str(out), str(out)
+    for what, call in [("predict", lambda: clf.predict(X[:2])),
+                       ("score", lambda: clf.score(X, y)),
+                       ("save", lambda: ferkit.save(clf, _fresh_dir(workdir) / "m"))]:
+        Case("estimator")(call, expect="error", what=f"{what} after {name}")
+
+
+@pytest.mark.parametrize(("value", "layer", "alone"), [
+    (np.nan, 0, False), (np.inf, -1, True), (-np.inf, 0, True), (np.nan, -1, False),
+])
+def test_save_refuses_a_network_with_non_finite_weights(saved_model, value, layer, alone,
+                                                        workdir):
+    """Checked before anything is written, naming the step and the weight."""
+    import ferkit
+
+    model = ferkit.load(saved_model)
+    weight = model[-1].model_.weights[layer]
+    values = np.array(weight.numpy())
+    values.flat[values.size // 2] = value
+    weight.assign(values)
+    target = _fresh_dir(workdir) / "model"
+    estimator = model[-1] if alone else model
+    out = Case("persistence")(lambda: ferkit.save(estimator, target), expect="error",
+                              what=f"save(network with a {value} weight)")
+    where = "FacialExpressionClassifier" if alone else "Pipeline step 'clf'"
+    assert where in str(out) and weight.path in str(out), str(out)
+    assert not target.exists() and not list(target.parent.iterdir())

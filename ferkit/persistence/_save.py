@@ -69,7 +69,8 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         If the estimator or one of its steps is not fitted.
     ValueError
         If ``estimator`` is a pipeline with a ``memory`` (a joblib cache folder): set
-        ``memory=None`` first; or it holds more than 16 networks.
+        ``memory=None`` first; it holds more than 16 networks; or a network has a NaN or
+        infinite weight (training diverged). Nothing is written then.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, it is not a model folder, it holds
         files the model does not list, or it is a symbolic link to nothing.
@@ -199,6 +200,7 @@ def _describe_pipeline(pipeline, arrays: dict, networks: list) -> dict:
 def _describe_classifier(clf, where: str, arrays: dict, networks: list) -> dict:
     if not getattr(clf, "initialized_", False):
         raise NotFittedError(f"{where} is not fitted yet: call fit before ferkit.save.")
+    _check_finite_weights(clf, where)
     params = clf.get_params(deep=False)
     if params.get("callbacks"):
         raise TypeError(
@@ -222,6 +224,20 @@ def _describe_classifier(clf, where: str, arrays: dict, networks: list) -> dict:
         architecture_file, weights_file = _format.network_files(index)
         entry["network"] = {"architecture": architecture_file, "weights": weights_file}
     return entry
+
+
+def _check_finite_weights(clf, where: str) -> None:
+    """Refuse a network with a NaN or infinite weight (training diverged): it would predict
+    NaN for every face, and a model file is what gets shipped."""
+    for weight in clf.model_.weights:
+        values = np.asarray(weight)
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"{where}: the network's weight {weight.path!r} holds "
+                f"{np.count_nonzero(~np.isfinite(values))} NaN or infinite value(s), as after "
+                "training that diverged; ferkit.save writes no such model. Train it again "
+                "with a lower learning_rate."
+            )
 
 
 def _describe_voting(ensemble, where: str, arrays: dict, networks: list) -> dict:
