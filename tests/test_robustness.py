@@ -1360,3 +1360,63 @@ def test_save_refuses_a_network_with_non_finite_weights(saved_model, value, laye
     where = "FacialExpressionClassifier" if alone else "Pipeline step 'clf'"
     assert where in str(out) and weight.path in str(out), str(out)
     assert not target.exists() and not list(target.parent.iterdir())
+
+
+#: Training that continues a fitted network: the labels, and whether the network's classes
+#: must be kept ("result") or the call refused ("error").
+WARM = {
+    "fit on two of three classes": ("fit", ["angry", "happy"], None, "result"),
+    "fit on one class": ("fit", ["happy"], None, "result"),
+    "fit on all classes": ("fit", ["angry", "happy", "sad"], None, "result"),
+    "partial_fit on two classes": ("partial_fit", ["angry", "sad"], None, "result"),
+    "partial_fit, classes= the known ones": ("partial_fit", ["sad"],
+                                             ["sad", "happy", "angry"], "result"),
+    "fit then partial_fit on a subset": ("fit+partial_fit", ["happy", "sad"], None, "result"),
+    "fit with a new label": ("fit", ["happy", "fear"], None, "error"),
+    "partial_fit with a new label": ("partial_fit", ["surprise"], None, "error"),
+    "partial_fit, classes= fewer": ("partial_fit", ["happy"], ["happy", "sad"], "error"),
+    "partial_fit, classes= more": ("partial_fit", ["happy"], ["angry", "fear", "happy", "sad"],
+                                   "error"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WARM))
+def test_warm_start_keeps_the_classes_of_the_network(tiny_params, sample, name, workdir):
+    """The network's outputs are the known classes: they stay classes_, whatever subset of
+    them the next call sees; labels or a classes= list outside them are refused, and the
+    model stays usable either way (predict, report, save and load)."""
+    import ferkit
+    from ferkit import FacialExpressionClassifier, make_fer_pipeline, predict_image
+
+    how, labels, classes, expect = WARM[name]
+    known = ["angry", "happy", "sad"]
+    first = np.isin(sample.target, known)
+    pipe = make_fer_pipeline(**{**tiny_params, "epochs": 1})
+    pipe.fit(sample.data[first], sample.target[first])
+    pipe.set_params(clf__warm_start=True)
+    clf = pipe[-1]
+    assert isinstance(clf, FacialExpressionClassifier)
+    rows = np.isin(sample.target, labels)
+    X, y = sample.data[rows], sample.target[rows]
+
+    def train():
+        if how.startswith("fit"):
+            pipe.fit(X, y)
+        if how.endswith("partial_fit"):
+            clf.partial_fit(pipe[:-1].transform(X), y, classes=classes)
+        return pipe
+
+    def usable(model):
+        assert model.classes_.tolist() == known, model.classes_
+        assert model.predict_proba(sample.data[:4]).shape == (4, 3)
+        assert ferkit.report(model, sample.data[first][:30], sample.target[first][:30])
+        assert ferkit.load(ferkit.save(model, _fresh_dir(workdir) / "m")).classes_.tolist() \
+            == known
+        from skimage.data import astronaut
+
+        assert set(known) <= set(predict_image(model, astronaut()[::2, ::2]).columns)
+
+    Case("estimator")(train, expect=expect, check=usable, what=f"warm start: {name}")
+    if expect == "error":  # refused, and the model is as it was
+        Case("estimator")(lambda: pipe, expect="result", check=usable,
+                          what=f"model after refused warm start: {name}")
