@@ -1420,3 +1420,89 @@ def test_warm_start_keeps_the_classes_of_the_network(tiny_params, sample, name, 
     if expect == "error":  # refused, and the model is as it was
         Case("estimator")(lambda: pipe, expect="result", check=usable,
                           what=f"model after refused warm start: {name}")
+
+
+def _write_layout(base: Path, names, *, as_zip: bool) -> Path:
+    """A tree (or a zip of it) with a 48x48 PNG at each of ``names``."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (48, 48), 100).save(buffer, format="PNG")
+    if as_zip:
+        path = base / "tree.zip"
+        with zipfile.ZipFile(path, "w") as archive:
+            for name in names:
+                archive.writestr(name, buffer.getvalue())
+        return path
+    for name in names:
+        (base / name).parent.mkdir(parents=True, exist_ok=True)
+        (base / name).write_bytes(buffer.getvalue())
+    return base
+
+
+def _layout(root: str, n: int = 1) -> list[str]:
+    return [f"{root}{split}/{emotion}/{i}.png" for split in ("train", "test")
+            for emotion in ("happy", "sad") for i in range(n)]
+
+
+#: Trees of folders: the data sets an error must list (None: a result, or another error),
+#: and the folder that must be found ("." for the path itself; None: refused).
+TREES = {
+    "two side by side": (_layout("a/") + _layout("b/"), ["a", "b"], None),
+    "two at different depths": (_layout("a/") + _layout("x/y/z/"), ["a", "x/y/z"], None),
+    "train and test apart": (["p/train/happy/1.png", "q/test/sad/2.png"], ["p", "q"], None),
+    "a copy inside the top one": (_layout("") + _layout("old/copy/"), None, None),
+    "one at the top": ([*_layout(""), "README.md"], None, "."),
+    "one deep down": ([*_layout("runs/2024/fer/"), "runs/notes.txt"], None, "runs/2024/fer"),
+    "one, and a train folder of notes": ([*_layout("fer/"), "code/train/readme.txt"], None,
+                                         "fer"),
+}
+
+
+@pytest.mark.parametrize("as_zip", [False, True], ids=["folder", "zip"])
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_image_tree_with_several_data_sets_is_refused(tree, as_zip, workdir):
+    """One data set is loaded and its location reported; several are listed, none picked."""
+    from ferkit.datasets import load_fer2013
+
+    names, listed, expected = TREES[tree]
+    path = _write_layout(_fresh_dir(workdir), names, as_zip=as_zip)
+    expect = "result" if expected is not None else "error"
+
+    def check(faces):
+        where = str(path) if expected == "." else f"{path}/{expected}"
+        assert faces.location == where, faces.location
+        assert where in faces.DESCR
+        assert len(faces.target) == len([n for n in names if n.endswith(".png")])
+
+    out = Case("loaders")(lambda: load_fer2013(path), expect=expect, check=check,
+                          what=f"load_fer2013({tree}, {'zip' if as_zip else 'folder'})")
+    if listed:
+        assert all(repr(f) in str(out) for f in listed), str(out)
+
+
+def _cli(argv) -> tuple[int, str, str]:
+    from ferkit.cli import main
+
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _cli_case(ok: bool, outcome: str, message: str) -> None:
+    TALLY["cli", outcome if ok else "failed"] += 1
+    assert ok, message
+
+
+def test_cli_reports_where_the_data_was_found_and_refuses_a_tree_of_several(workdir):
+    tiny = ["--epochs", "1", "--param", "filters=4", "--param", "dense_units=8", "--quiet"]
+    several = _write_layout(_fresh_dir(workdir), _layout("a/", 3) + _layout("b/c/", 3),
+                            as_zip=False)
+    code, out, err = _cli(["train", str(several), *tiny, "--out", str(several / "out")])
+    _cli_case(code == 2 and "'a'" in err and "'b/c'" in err and "Training" not in out,
+              "clear error", f"train on a tree of two data sets: exit {code}, {err!r}")
+    one = _write_layout(_fresh_dir(workdir), _layout("x/fer/", 4), as_zip=False)
+    code, out, err = _cli(["train", str(one), *tiny, "--out", str(one / "out")])
+    _cli_case(code == 0 and f"Found FER2013 in {one}/x/fer" in out, "correct result",
+              f"train on a tree of one data set: exit {code}, {out[-500:]!r} {err[-300:]!r}")

@@ -171,6 +171,8 @@ def load_data(args, *, emotions=None):
             raise FileNotFoundError(f"DATA not found: {path}")
         say(f"Loading {path}")
         faces = load_fer2013(path, emotions=emotions, usage=usage)
+        # A folder is searched for the layout: say where it was, which may be deep inside.
+        say(f"Found FER2013 in {faces.location}")
     if faces.target is None:
         raise ValueError(
             f"{args.data} has no labels (the competition's test.csv?): labelled faces needed"

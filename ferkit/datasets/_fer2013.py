@@ -13,7 +13,7 @@ from ferkit._emotions import EMOTION_TO_CODE, EMOTIONS, N_PIXELS, check_emotions
 from ferkit.datasets import _cache
 from ferkit.datasets._base import ProblemLog, check_on_error, check_usage, make_bunch
 from ferkit.datasets._csv import EXPECTED_HEADERS, FORMS, ROW_NOTE, check_header, read_csv_faces
-from ferkit.datasets._image_folder import LAYOUT, read_image_folder
+from ferkit.datasets._image_folder import LAYOUT, layout_folder, read_image_folder
 
 _DESCR = """\
 FER2013 (Facial Expression Recognition 2013)
@@ -25,7 +25,7 @@ of seven emotions: 0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, 5 surprise, 6 neu
 original split ("Usage") is Training (28,709), PublicTest (3,589) and PrivateTest (3,589).
 The classes are imbalanced: disgust is under 2% of the faces, happy about a quarter.
 
-Read from: {source}
+Read from: {source}{location}
 Form: {form}
 Faces loaded: {n}{filters}
 {notes}"""
@@ -66,7 +66,9 @@ def load_fer2013(
     - the image-folder layout (Kaggle's "FER-2013" download), ``train/<emotion>/*.jpg`` and
       ``test/<emotion>/*.jpg``, as a directory or as a ``.zip`` read in place (no
       extraction); ``train/`` is the Training split and ``test/`` PublicTest. The layout may
-      sit under one wrapper folder; files beside ``train/`` and ``test/`` are ignored;
+      sit under wrapper folders (``location`` says where it was found); a tree holding
+      several data sets side by side is refused, with a list of them; files beside
+      ``train/`` and ``test/`` are ignored;
     - ``fer2013.csv`` (``emotion,pixels,Usage``) and ``icml_face_data.csv``
       (``emotion, Usage, pixels``, headers with a leading space);
     - the competition's ``train.csv`` (``emotion,pixels``; usage is None) and ``test.csv``
@@ -124,6 +126,9 @@ def load_fer2013(
         ``member`` ndarray of str (image folder) or ``row`` ndarray of int (CSV)
             Where each face came from: its path inside the archive or directory, or its row
             number in the CSV.
+        ``location`` str
+            Where the faces were found: ``path`` itself, or for the image-folder layout the
+            folder inside ``path`` that holds ``train/`` and ``test/``.
         ``frame`` pandas.DataFrame
             Only with ``as_frame=True``.
         ``DESCR`` str
@@ -134,8 +139,9 @@ def load_fer2013(
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file is empty, not one of the forms above, misses a column, or (with
-        ``on_error="raise"``) holds a bad entry; or if an argument is invalid.
+        If the file is empty, not one of the forms above, misses a column, holds several
+        data sets in the image-folder layout, or (with ``on_error="raise"``) holds a bad
+        entry; or if an argument is invalid.
 
     See Also
     --------
@@ -201,11 +207,15 @@ def load_fer2013(
         f"; usage={list(usage_wanted)}" if usage_wanted is not None else "",
         f"; {n_bad} bad entries skipped" if n_bad else "",
     ])
+    location = source
+    if origin == "member" and layout_folder(found["member"]):
+        location = f"{source.rstrip('/')}/{layout_folder(found['member'])}"
     descr = _DESCR.format(source=source, form=_FORM_NAMES.get(form) or FORMS[columns],
-                          n=len(found["images"]), filters=filters,
+                          location="" if location == source else f" (the layout is in "
+                          f"{location})", n=len(found["images"]), filters=filters,
                           notes=_FORM_NOTES.get(form, ""))
     bunch = make_bunch(found["images"], target, descr=descr.rstrip() + "\n",
-                       usage=found["usage"], **{origin: found[origin]})
+                       usage=found["usage"], location=location, **{origin: found[origin]})
     if as_frame:
         bunch.frame = _frame(bunch, origin)
     return bunch

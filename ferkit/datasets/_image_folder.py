@@ -79,10 +79,11 @@ def read_image_folder(path: Path, *, is_zip: bool, codes_wanted, usage_wanted, p
             names = [i.filename for i in archive.infolist() if not i.is_dir()]
             entries = _layout_entries(names, source, problems, codes_wanted, usage_wanted)
             return _decode_all(entries, reader.read, problems)
-    names = [
-        Path(root, f).relative_to(path).as_posix()
-        for root, _, files in os.walk(path) for f in files
-    ]
+    names = []
+    for root, dirs, files in os.walk(path):
+        # Hidden and archiver folders hold no faces (_is_junk drops their files): not walked.
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d.lower() not in _JUNK_DIRS]
+        names += [Path(root, f).relative_to(path).as_posix() for f in files]
     entries = _layout_entries(names, source, problems, codes_wanted, usage_wanted)
     return _decode_all(entries, lambda name: (path / name).read_bytes(), problems)
 
@@ -96,23 +97,7 @@ def _layout_entries(names, source, problems, codes_wanted, usage_wanted) -> list
     is a bad member.
     """
     names = sorted(n for n in names if not _is_junk(n))
-    root = None
-    for name in names:
-        parts = tuple(name.split("/"))
-        for depth, part in enumerate(parts[:-1]):
-            if part.lower() in SPLITS and (root is None or depth < len(root)):
-                root = parts[:depth]
-                break
-    if root is None:
-        csvs = [n for n in names if n.lower().endswith(".csv")]
-        hint = (
-            f" It holds CSV file(s) {csvs[:5]}: pass the path of the extracted CSV instead."
-            if csvs else ""
-        )
-        raise ValueError(
-            f"'{source}' holds no faces in the image-folder layout ({LAYOUT}; found "
-            f"{len(names)} file(s)).{hint}"
-        )
+    root = _layout_root(names, source)
     kind = problems.unit
     # Training before PublicTest, as in FER2013's CSV; by name within each. Problems are
     # ordered the same way, so the first one reported is the first one a listing shows.
@@ -145,6 +130,52 @@ def _layout_entries(names, source, problems, codes_wanted, usage_wanted) -> list
         entries.append((order, name, code, split))
     entries.sort()
     return entries
+
+
+def _layout_root(names, source) -> tuple:
+    """The folder (as path parts) that holds the layout's split folders.
+
+    Each file belongs to the folder above its shallowest ``train/`` or ``test/``. Of these
+    folders, the outermost ones that hold a face in an emotion folder are the data sets
+    found (all of them when none does, so that the bad members get reported). Several data
+    sets side by side are ambiguous: a ValueError lists them, rather than one being picked.
+    """
+    roots: dict[tuple, bool] = {}
+    for name in names:
+        parts = tuple(name.split("/"))
+        depth = next((d for d, p in enumerate(parts[:-1]) if p.lower() in SPLITS), None)
+        if depth is not None:
+            face = len(parts) == depth + 3 and parts[depth + 1].lower() in EMOTION_TO_CODE
+            roots[parts[:depth]] = roots.get(parts[:depth], False) or face
+    if not roots:
+        csvs = [n for n in names if n.lower().endswith(".csv")]
+        hint = (
+            f" It holds CSV file(s) {csvs[:5]}: pass the path of the extracted CSV instead."
+            if csvs else ""
+        )
+        raise ValueError(
+            f"'{source}' holds no faces in the image-folder layout ({LAYOUT}; found "
+            f"{len(names)} file(s)).{hint}"
+        )
+    found = [r for r, face in roots.items() if face] or list(roots)
+    # A data set inside another one's folder is part of it (its files are bad members there).
+    outer = sorted(r for r in found if not any(r[:len(o)] == o and r != o for o in found))
+    if len(outer) > 1:
+        listed = ", ".join(repr("/".join(r) or ".") for r in outer[:10])
+        more = f" and {len(outer) - 10} more" if len(outer) > 10 else ""
+        raise ValueError(
+            f"'{source}' holds {len(outer)} data sets in the image-folder layout ({LAYOUT}), "
+            f"in {listed}{more} (relative to it); pass the path of the one to load."
+        )
+    return outer[0]
+
+
+def layout_folder(members) -> str | None:
+    """The layout's folder, relative to the loaded path ("" for the path itself), from the
+    members read (``split/emotion/file`` below it); None when no face was read."""
+    if len(members) == 0:
+        return None
+    return "/".join(str(members[0]).split("/")[:-3])
 
 
 def _is_junk(name: str) -> bool:
