@@ -1506,3 +1506,137 @@ def test_cli_reports_where_the_data_was_found_and_refuses_a_tree_of_several(work
     code, out, err = _cli(["train", str(one), *tiny, "--out", str(one / "out")])
     _cli_case(code == 0 and f"Found FER2013 in {one}/x/fer" in out, "correct result",
               f"train on a tree of one data set: exit {code}, {out[-500:]!r} {err[-300:]!r}")
+
+
+@pytest.fixture(scope="module")
+def photo_file(workdir):
+    from PIL import Image
+    from skimage.data import astronaut
+
+    path = workdir / "astronaut.png"
+    Image.fromarray(astronaut()[::3, ::3]).save(path)
+    return path
+
+
+#: Commands whose output location cannot be written: they must fail before any work.
+UNWRITABLE = {
+    "train --out under a file": ["train", "--sample", "--epochs", "1", "--out", "{file}/out"],
+    "demo --out under a file": ["demo", "--epochs", "1", "--out", "{file}/out"],
+    "evaluate --out under a file": ["evaluate", "--sample", "--model", "{model}", "--out",
+                                    "{file}/out"],
+    "predict -o under a file": ["predict", "{photo}", "--model", "{model}", "-o",
+                                "{file}/x.csv"],
+    "predict -o a folder": ["predict", "{photo}", "--model", "{model}", "-o", "{base}"],
+    "predict --annotate under a file": ["predict", "{photo}", "--model", "{model}",
+                                        "--annotate", "{file}/a.png"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNWRITABLE))
+def test_cli_output_locations_are_checked_before_the_work(name, saved_model, photo_file,
+                                                          workdir, monkeypatch):
+    import ferkit.faces
+
+    base = _fresh_dir(workdir)
+    (base / "file").write_text("not a folder")
+    fill = {"file": str(base / "file"), "model": str(saved_model), "photo": str(photo_file),
+            "base": str(base)}
+    calls = []
+    monkeypatch.setattr(ferkit.faces, "predict_image", lambda *a, **k: calls.append(a))
+    code, out, err = _cli([a.format(**fill) for a in UNWRITABLE[name]])
+    started = calls or any(w in out for w in ("Training on", "Evaluating", "Loading"))
+    _cli_case(code == 2 and not started and str(base) in err, "clear error",
+              f"{name}: exit {code}, work started: {bool(started)}, stderr {err[-300:]!r}")
+
+
+#: Output locations that are fine though odd: missing folders, names that are not UTF-8.
+ODD_OUTPUTS = {
+    "-o in missing folders, csv": (["-o", "{base}/new/er/faces.csv"], "csv"),
+    "-o in missing folders, json": (["--format", "json", "-o", "{base}/new/faces.json"],
+                                    "json"),
+    "-o named in bytes that are not UTF-8": (["-o", "{base}/{latin1}.csv"], "csv"),
+    "photo named in bytes that are not UTF-8, -o csv": (["-o", "{base}/f.csv"], "csv"),
+    "photo named in bytes that are not UTF-8, -o json": (["--format", "json", "-o",
+                                                          "{base}/f.json"], "json"),
+    "photo named in bytes that are not UTF-8, json to stdout": (["--format", "json"], "json"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_OUTPUTS))
+def test_cli_predict_writes_to_odd_output_locations(name, saved_model, photo_file, workdir):
+    import csv
+
+    base = _fresh_dir(workdir)
+    photo = photo_file
+    if name.startswith("photo"):
+        photo = Path(os.fsdecode(os.fsencode(base) + b"/caf\xe9 \xff.png"))
+        shutil.copy(photo_file, photo)
+    extra, fmt = ODD_OUTPUTS[name]
+    fill = {"base": str(base), "latin1": os.fsdecode(b"r\xe9sultats")}
+    argv = ["predict", str(photo), "--model", str(saved_model),
+            *[a.format(**fill) for a in extra]]
+    code, out, err = _cli(argv)
+    target = Path(argv[-1]) if "-o" in argv else None
+    try:
+        text = target.read_bytes().decode("utf-8") if target else out
+        rows = json.loads(text) if fmt == "json" else list(csv.DictReader(io.StringIO(text)))
+        ok = code == 0 and len(rows) >= 1 and not any(
+            re.search("[\ud800-\udfff]", r["file"]) for r in rows)
+        ok = ok and all(r["file"].endswith(("astronaut.png", "caf\\xe9 \\xff.png"))
+                        for r in rows)
+    except (OSError, ValueError) as exc:
+        ok, text = False, f"{type(exc).__name__}: {exc}"
+    _cli_case(ok, "correct result", f"{name}: exit {code}, {text[:300]!r}, {err[-300:]!r}")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_cli_predict_interrupted_keeps_the_rows_done(fmt, saved_model, photo_file, workdir):
+    """Ctrl-C in the middle of a folder: the rows of the photos done are in the file, which
+    is well formed, and each annotated picture written is whole."""
+    import csv
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from PIL import Image
+
+    base = _fresh_dir(workdir)
+    photos = base / "photos"
+    photos.mkdir()
+    for i in range(400):
+        shutil.copy(photo_file, photos / f"p{i:03d}.png")
+    target = base / f"faces.{fmt}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ferkit", "predict", str(photos), "--model", str(saved_model),
+         "--format", fmt, "-o", str(target), "--annotate", str(base / "drawn")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    try:
+        deadline, seen = time.monotonic() + 180, 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen = target.read_text().count('"file"' if fmt == "json" else "\n") \
+                if target.exists() else 0
+            if seen >= 6:
+                break
+            time.sleep(0.2)
+        running = proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    text = target.read_text() if target.exists() else ""
+    try:
+        rows = json.loads(text) if fmt == "json" else list(csv.DictReader(io.StringIO(text)))
+        drawn = sorted((base / "drawn").iterdir()) if (base / "drawn").exists() else []
+        for picture in drawn:
+            with Image.open(picture) as image:
+                image.load()
+        ok = (running and proc.returncode == 1 and 5 <= len(rows) < 400
+              and all(r["emotion"] for r in rows)
+              and all(p.name.endswith(".annotated.png") for p in drawn))
+    except (OSError, ValueError, KeyError) as exc:
+        ok, err = False, f"{type(exc).__name__}: {exc}; {err}"
+    _cli_case(ok, "correct result",
+              f"interrupted predict: rows appeared while running: {running}, exit "
+              f"{proc.returncode}, file {text[-300:]!r}, stderr {err[-300:]!r}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ REPORT_CSV = "report.csv"
 
 def say(message: str = "") -> None:
     """Print a progress line now (not when the buffer fills)."""
-    print(message, flush=True)
+    print(printable(message), flush=True)
 
 
 # -- arguments -----------------------------------------------------------------------------
@@ -262,7 +263,11 @@ def fit_with_progress(model, X, y):
 # -- outputs -------------------------------------------------------------------------------
 
 def check_out(out, *, overwrite: bool) -> Path:
-    """Refuse an ``--out`` folder that already holds results, unless ``--overwrite``."""
+    """The ``--out`` folder, created and checked writable before any work is done.
+
+    Refuses a folder that already holds results, unless ``--overwrite``: results are written
+    after minutes of training, and must not be lost to a folder that cannot take them.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise FileExistsError(f"--out {out} exists and is not a folder")
@@ -273,7 +278,30 @@ def check_out(out, *, overwrite: bool) -> Path:
             f"{out} already holds {what} ({out / held[0]}); pass --overwrite to replace it "
             "or choose another --out"
         )
+    check_writable_folder(out, "--out")
     return out
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` (and its parents) and check a file can be written in it; a
+    ValueError naming ``option`` if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ValueError(
+            f"{option} {printable(str(folder))}: cannot write there "
+            f"({exc.strerror or exc})"
+        ) from exc
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of a file name that is not valid UTF-8 shown as ``\\xNN``.
+
+    Python keeps such bytes as lone surrogates, which no terminal or UTF-8 file can take.
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def write_results(model, X, y, out: Path, *, faces: bool, save_model: bool,

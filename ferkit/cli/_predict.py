@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,10 @@ from ferkit.cli import _common
 _EPILOG = """\
 Output has one row per face: file, face, x, y, width, height, score (detections merged into
 the face), emotion and one probability column per emotion. Photos without a face and files
-that cannot be read are reported on stderr; the others are still predicted.
+that cannot be read are reported on stderr; the others are still predicted. Rows are
+written as each photo is done, so an interrupted run (Ctrl-C) keeps the rows, and the whole
+annotated images, of the photos done; the output file and its folder are created before the
+model is loaded.
 
 An annotated image (faces boxed and labelled) is written only with --annotate: for one photo
 OUT is the image file to write (PNG, or any format its extension names); for several, OUT is
@@ -145,9 +149,12 @@ def run(args) -> int:
     photos, missing = _find_photos(args.paths, recursive=args.recursive)
     annotate, single = _annotation_target(args.annotate, photos)
 
-    model = _load_model(args)
-    tables, unreadable = _predict_photos(model, photos, args, detector, annotate, single)
-    _write_table(tables, args.format, args.output)
+    # Opened before the model is loaded, so that a place it cannot be written fails at once;
+    # rows are written photo by photo, so that an interrupted run keeps those done.
+    with _TableWriter(args.format, args.output) as table_writer:
+        model = _load_model(args)
+        unreadable = _predict_photos(model, photos, args, detector, annotate, single,
+                                     table_writer)
     bad = missing + unreadable
     if bad:
         total = len(photos) + len(missing)
@@ -196,15 +203,15 @@ def _annotation_target(annotate, photos: list[Path]) -> tuple[Path | None, bool]
 
 
 def _predict_photos(model, photos: list[Path], args, detector: dict, annotate: Path | None,
-                    single: bool) -> tuple[list, list[str]]:
-    """One table of faces per photo read, and the photos that could not be read.
+                    single: bool, table_writer) -> list[str]:
+    """Write one table of faces per photo read; return the photos that could not be read.
 
     An unreadable photo is reported and skipped, so that one bad file does not lose the
     predictions of the others.
     """
     from ferkit.faces import predict_image
 
-    tables, unreadable, used = [], [], set()
+    unreadable, used = [], set()
     for photo in photos:
         try:
             table = predict_image(model, photo, margin=args.margin, detector_params=detector)
@@ -214,29 +221,59 @@ def _predict_photos(model, photos: list[Path], args, detector: dict, annotate: P
             continue
         if table.empty:
             _warn(f"no face found in {photo}")
-        table.insert(0, "file", str(photo))
-        tables.append(table)
+        # A file name that is not valid UTF-8 is written with its odd bytes as \xNN:
+        # the table stays valid UTF-8 text.
+        table.insert(0, "file", _common.printable(str(photo)))
         if annotate is not None:
             _write_annotation(photo, table, _annotation_path(annotate, photo, single, used))
-    return tables, unreadable
+        table_writer.write(table)
+    return unreadable
 
 
-def _write_table(tables: list, output_format: str, output) -> None:
-    """All the faces in one table, as CSV or JSON, to the ``--output`` file or stdout."""
-    import pandas as pd
+class _TableWriter:
+    """The faces as one CSV or JSON table, written to the ``--output`` file or stdout as each
+    photo's rows come, and flushed, so that an interrupted run keeps the rows done.
 
-    if not tables:
-        text = "" if output_format == "csv" else "[]\n"
-    else:
-        result = pd.concat(tables, ignore_index=True)
-        text = (
-            result.to_csv(index=False) if output_format == "csv"
-            else result.to_json(orient="records", indent=2) + "\n"
-        )
-    if output:
-        Path(output).write_text(text)
-    else:
-        sys.stdout.write(text)
+    The output file is created (with its folder) on entering; leaving, even on an
+    interrupt, closes the JSON list, so the file is well formed either way.
+    """
+
+    def __init__(self, output_format: str, output):
+        self.format = output_format
+        self.output = None if output is None else Path(output)
+        self._stream = None
+        self._started = False
+
+    def __enter__(self):
+        if self.output is None:
+            self._stream = sys.stdout
+            return self
+        _common.check_writable_folder(self.output.parent, "-o")
+        try:
+            self._stream = open(self.output, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise ValueError(f"-o {_common.printable(str(self.output))}: cannot write there "
+                             f"({exc.strerror or exc})") from exc
+        return self
+
+    def write(self, table) -> None:
+        if self.format == "csv":
+            text = table.to_csv(index=False, header=not self._started, lineterminator="\n")
+        else:
+            records = table.to_json(orient="records", indent=2)[1:-1].strip("\n")
+            if not records:
+                return
+            text = ("[\n" if not self._started else ",\n") + records
+        self._started = True
+        self._stream.write(text)
+        self._stream.flush()
+
+    def __exit__(self, *exc_info):
+        if self.format == "json":
+            self._stream.write("\n]\n" if self._started else "[]\n")
+        self._stream.flush()
+        if self._stream is not sys.stdout:
+            self._stream.close()
 
 
 def _write_annotation(photo: Path, table, target: Path) -> None:
@@ -245,8 +282,13 @@ def _write_annotation(photo: Path, table, target: Path) -> None:
     from ferkit.faces import draw_faces
 
     image = Image.fromarray(draw_faces(photo, table))
+    # Written beside the target, then renamed: an interrupted run leaves whole pictures only.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
-        image.save(target)
-    except (OSError, ValueError) as exc:  # PIL's own message does not name the file
+        image.save(partial, format=Image.registered_extensions()[target.suffix.lower()])
+        os.replace(partial, target)
+    except (OSError, ValueError, KeyError) as exc:  # PIL's own message does not name the file
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise OSError(f"cannot write the annotated image {target}: {reason}") from exc
+    finally:
+        partial.unlink(missing_ok=True)
