@@ -467,7 +467,8 @@ def test_default_pruner_stops_a_hopeless_trial(faces, tmp_path):
     search = OptunaSearchCV(
         FacialExpressionClassifier(**dict(TINY_CLF, epochs=4)),
         {"learning_rate": FloatDistribution(1e-3, 100.0, log=True)},
-        n_trials=12, cv=2, pruning=True, storage=url, study_name="median", refit=False,
+        # The queued trials are the study's six: each counts once, queued then run.
+        n_trials=6, cv=2, pruning=True, storage=url, study_name="median", refit=False,
         random_state=0,
     ).fit(X / 255.0, y)
     states = search.cv_results_["state"].tolist()
@@ -516,3 +517,35 @@ def test_a_classifier_search_needs_y(faces):
     X, _ = faces
     with pytest.raises(ValueError, match="requires y to be passed"):
         OptunaSearchCV(_untrainable_pipeline(), {"clf__dropout": FloatDistribution(0, 1)}).fit(X)
+
+
+def test_what_counts_toward_n_trials():
+    """Finished, running and queued trials count; a surplus trial and a failed trial whose
+    retry stands for it do not; a failed retry that is not retried again counts."""
+    from optuna.trial import create_trial
+
+    from ferkit.model_selection._objective import counted_trials
+
+    dist = {"x": FloatDistribution(0, 1)}
+
+    def trial(number, state, *, retry_of=(), **user_attrs):
+        queued = state == TrialState.WAITING
+        made = create_trial(state=state, params=None if queued else {"x": 0.5},
+                            distributions=None if queued else dist,
+                            value=0.5 if state == TrialState.COMPLETE else None,
+                            user_attrs=user_attrs,
+                            system_attrs={"retry_history": list(retry_of)} if retry_of else {})
+        made.number = number
+        return made
+
+    trials = [
+        trial(0, TrialState.COMPLETE),
+        trial(1, TrialState.FAIL),  # its worker died; retried by trial 3
+        trial(2, TrialState.PRUNED, ferkit_surplus=True),
+        trial(3, TrialState.FAIL, retry_of=[1]),  # the retry died too: no second retry
+        trial(4, TrialState.FAIL),  # its fit raised: the search stopped
+        trial(5, TrialState.PRUNED),
+        trial(6, TrialState.RUNNING),
+        trial(7, TrialState.WAITING),
+    ]
+    assert [t.number for t in counted_trials(trials)] == [0, 3, 4, 5, 6, 7]

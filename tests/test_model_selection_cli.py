@@ -108,3 +108,24 @@ def test_tune_processes_share_one_study_through_storage(tmp_path, capsys):
     assert all(t.state.is_finished() for t in study.trials)
     for worker in ("w1", "w2"):
         assert ferkit.load(tmp_path / worker / "model").named_steps["clf"].filters == (4,)
+
+
+def test_tune_refuses_a_study_of_another_search(tmp_path, capsys):
+    """Rejoining a stored study with other pinned parameters (so another search space or
+    other fixed values) exits 2 before training, naming the study, storage and difference."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    common = ["tune", "--sample", "--emotions", "happy,sad", "--max-samples", "40", "--cv", "2",
+              "--trials", "1", "--storage", url, "--study-name", "fer"]
+    assert main([*common, *TINY, "--out", str(tmp_path / "w1")]) == 0
+    capsys.readouterr()
+    for extra, name in ((["--epochs", "2"], "clf__epochs"),
+                        (["--param", "dropout=0.1"], "clf__dropout")):
+        argv = [*common, *TINY, *extra, "--trials", "2", "--out", str(tmp_path / "w2")]
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("ferkit tune: error: Study 'fer' in storage")
+        assert url in err[-1] and repr(name) in err[-1]
+        assert not (tmp_path / "w2" / "model").exists()
+    assert len(optuna.load_study(study_name="fer", storage=url).trials) == 1

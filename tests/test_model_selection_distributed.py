@@ -99,7 +99,10 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
 
     space = {"clf__learning_rate": FloatDistribution(1e-3, 1e-1, log=True),
              "clf__dropout": FloatDistribution(0.0, 0.5)}
-    late = OptunaSearchCV(make_fer_pipeline(), space, n_trials=N_TRIALS, cv=2, storage=url,
+    # The study's own search (a study refuses any other, see test_robustness.py).
+    pipeline = make_fer_pipeline(filters=(4,), dense_units=(8,), epochs=1, batch_size=64,
+                                 validation_split=0.2)
+    late = OptunaSearchCV(pipeline, space, n_trials=N_TRIALS, cv=2, storage=url,
                           study_name="shared", refit=False)
     from ferkit.datasets import load_sample
 
@@ -108,3 +111,85 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     assert len(late.study_.trials) == len(study.trials)
     assert late.cv_results_["trial_number"].tolist() == list(range(N_TRIALS))
     assert late.best_score_ == pytest.approx(max(t.value for t in trials))
+
+
+#: A worker on a quick estimator that hangs in the fit it is told to, printing "fitting":
+#: the test kills it there, in the middle of a trial.
+DYING_WORKER = textwrap.dedent(
+    """
+    import sys
+    import time
+
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from ferkit.model_selection import OptunaSearchCV
+
+    url, n_trials, hang_at_fit = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    fit, fits = LogisticRegression.fit, []
+
+    def hanging_fit(self, X, y, **kwargs):
+        fits.append(1)
+        if len(fits) == hang_at_fit:
+            print("fitting", flush=True)
+            time.sleep(600)
+        return fit(self, X, y, **kwargs)
+
+    LogisticRegression.fit = hanging_fit
+    X, y = make_classification(60, 5, random_state=0)
+    OptunaSearchCV(LogisticRegression(), {"C": FloatDistribution(1e-2, 1e2, log=True)},
+                   n_trials=n_trials, cv=2, storage=url, study_name="dying", pruning=False,
+                   refit=False, random_state=0, heartbeat_interval=1).fit(X, y)
+    """
+)
+
+
+def test_trial_of_a_killed_worker_is_failed_and_retried(tmp_path, kill_when_printed):
+    """A worker SIGKILLed in the middle of a trial: the next worker fails that trial (no
+    heartbeat), runs its parameters again, and the study ends with exactly n_trials."""
+    from optuna.distributions import FloatDistribution
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from ferkit.model_selection import OptunaSearchCV
+
+    script = tmp_path / "dying.py"
+    script.write_text(DYING_WORKER)
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
+        str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # Two folds a trial: the third fit is the first fold of trial 1.
+    kill_when_printed([sys.executable, str(script), url, "3", "3"], "fitting", cwd=ROOT,
+                      env=env, stderr=subprocess.DEVNULL)
+    study = optuna.load_study(study_name="dying", storage=url)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "RUNNING"]
+    killed = study.trials[1]
+
+    X, y = make_classification(60, 5, random_state=0)
+    search = OptunaSearchCV(
+        LogisticRegression(), {"C": FloatDistribution(1e-2, 1e2, log=True)}, n_trials=3, cv=2,
+        storage=url, study_name="dying", pruning=False, refit=False, random_state=0,
+        heartbeat_interval=1, timeout=60,
+    ).fit(X, y)
+
+    trials = search.study_.trials
+    assert trials[1].state == optuna.trial.TrialState.FAIL  # failed for want of a heartbeat
+    retries = [t for t in trials if t.system_attrs.get("failed_trial") == killed.number]
+    assert len(retries) == 1
+    retry = retries[0]
+    assert retry.state == optuna.trial.TrialState.COMPLETE
+    assert retry.params == killed.params
+    assert retry.system_attrs["retry_history"] == [killed.number]
+    # Exactly n_trials count: the killed trial is replaced by its retry, nothing runs.
+    assert len(trials) == 4
+    assert all(t.state.is_finished() for t in trials)
+    assert search.n_trials_ == 3
+    assert search.cv_results_["trial_number"].tolist() == [0, 2, 3]
+    assert killed.number not in search.cv_results_["trial_number"]
+    assert set(search.cv_results_["state"]) == {"COMPLETE"}
+    # The retry's record is its own, not the killed trial's partial one.
+    assert len(retry.user_attrs["ferkit_cv"]["test_scores"]) == 2
+    assert retry.user_attrs["ferkit_worker"].endswith(f":{os.getpid()}")

@@ -26,7 +26,11 @@ Each trial is scored by stratified --cv-fold cross-validation; unpromising trial
 from their per-epoch validation loss (--no-pruning runs every trial to the end).
 
 Several processes, on one machine or many, can share one study: start each with the same
---storage and --study-name. --trials is the total of the study, not of each process.
+--storage and --study-name. --trials is the total of the study, not of each process. A
+study keeps the search that created it: joining it with another search space or other
+pinned parameters (--param, --epochs) is refused. A trial whose process was killed is
+noticed after three --heartbeat intervals without a heartbeat, marked failed and run again
+by another process; each process waits for the others' trials before writing its results.
 
 Written to --out: model/ (ferkit.save format: load it with ferkit.load or
 `ferkit evaluate --model DIR/model`), best_params.json, trials.csv and the pictures
@@ -85,6 +89,11 @@ def register(subparsers) -> None:
         help="name of the study in --storage; an existing study is continued",
     )
     parser.add_argument(
+        "--heartbeat", type=int, default=30, metavar="SECONDS",
+        help="seconds between the heartbeats a process writes to --storage while it runs a "
+             "trial (default: %(default)s)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=None, metavar="SECONDS",
         help="start no new trial in this process after this many seconds",
     )
@@ -108,7 +117,8 @@ def register(subparsers) -> None:
 def _check_numbers(args) -> None:
     for flag, value, low in (("--trials", args.trials, 1), ("--cv", args.cv, 2),
                              ("--epochs", args.epochs, 1), ("--max-samples", args.max_samples, 2),
-                             ("--random-state", args.random_state, 0)):
+                             ("--random-state", args.random_state, 0),
+                             ("--heartbeat", args.heartbeat, 1)):
         if value is not None and value < low:
             raise ValueError(f"{flag} must be at least {low}; got {value}")
     if args.timeout is not None and not args.timeout > 0:
@@ -192,7 +202,7 @@ def run(args) -> int:
     search = OptunaSearchCV(
         pipeline, space, n_trials=args.trials, cv=args.cv, storage=args.storage,
         study_name=args.study_name, pruning=not args.no_pruning, timeout=args.timeout,
-        random_state=args.random_state,
+        random_state=args.random_state, heartbeat_interval=args.heartbeat,
     )
     _common.say(f"Searching {', '.join(n.removeprefix('clf__') for n in space)} over "
                 f"{args.trials} trials, {args.cv}-fold cross-validation on {len(y)} faces")

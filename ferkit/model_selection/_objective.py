@@ -2,6 +2,12 @@
 
 A trial keeps what happened to it as user attributes in the study, so that every process
 sharing the study can report on trials it did not run (see ``_results.py``).
+
+What counts toward ``n_trials`` (:func:`counts_toward_n_trials`): every trial of the study
+that finished, runs or waits to run, except a surplus trial (turned away untrained) and a
+failed trial whose parameters were queued to run again (its retry stands for it). So a trial
+whose worker died, failed by the heartbeat and retried, is counted once, and the study ends
+with ``n_trials`` finished trials.
 """
 
 from __future__ import annotations
@@ -9,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -24,8 +32,34 @@ CV_ATTR = "ferkit_cv"  # {"test_scores": [...], "fit_times": [...], "score_times
 SURPLUS_ATTR = "ferkit_surplus"  # a trial created after the study reached n_trials
 WORKER_ATTR = "ferkit_worker"  # "host:pid" of the process that ran the trial
 PRUNED_AT_ATTR = "ferkit_pruned_at"  # {"fold": k, "epoch": e}, 1-based epoch
+HEARTBEAT_ATTR = "ferkit_heartbeat"  # seconds between heartbeats of the trial's worker
+
+#: Optuna's system attribute listing the trials a retried trial stands for.
+RETRY_HISTORY = "retry_history"
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+#: Seconds between looks at the study while waiting for other workers' trials.
+POLL_SECONDS = 1.0
+
+
+def _retried(trials) -> set[int]:
+    """Numbers of the failed trials whose parameters were queued to run again."""
+    return {number for t in trials if not t.user_attrs.get(SURPLUS_ATTR)
+            for number in t.system_attrs.get(RETRY_HISTORY, ())}
+
+
+def counts_toward_n_trials(trial, retried: set[int]) -> bool:
+    """Whether ``trial`` is one of the study's ``n_trials`` (see the module docstring)."""
+    if trial.user_attrs.get(SURPLUS_ATTR):
+        return False
+    return not (trial.state == TrialState.FAIL and trial.number in retried)
+
+
+def counted_trials(trials) -> list[optuna.trial.FrozenTrial]:
+    """The trials of ``trials`` that count toward ``n_trials``."""
+    retried = _retried(trials)
+    return [t for t in trials if counts_toward_n_trials(t, retried)]
 
 
 class _Objective:
@@ -50,11 +84,15 @@ class _Objective:
     fit_params : dict
         Passed to every fold's ``fit`` (per-sample arrays split with the data).
     n_trials : int
-        Trials of the whole study; a trial numbered beyond is turned away untrained.
+        Trials of the whole study; a trial started once the study holds them all is turned
+        away untrained.
+    heartbeat_interval : int or None, default=None
+        The storage's heartbeat interval, recorded on each trial: other workers wait for a
+        running trial only when its death would be noticed.
     """
 
     def __init__(self, *, base, space, prefix, prune, scorer, X, y, splits, fit_params,
-                 n_trials):
+                 n_trials, heartbeat_interval=None):
         self.base = base
         self.space = space
         self.prefix = prefix
@@ -65,20 +103,34 @@ class _Objective:
         self.splits = splits
         self.fit_params = fit_params
         self.n_trials = n_trials
+        self.heartbeat_interval = heartbeat_interval
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
+    def _is_surplus(self, trial: optuna.trial.Trial) -> bool:
+        # Trial numbers are handed out in order, so of two workers racing for the last
+        # trial, exactly one sees it free.
+        trials = trial.study.get_trials(deepcopy=False)
+        # A retry stands for its failed trial: this trial, if it is one, is among those.
+        retried = _retried(trials)
+        earlier = [t for t in trials
+                   if t.number < trial.number and counts_toward_n_trials(t, retried)]
+        return len(earlier) >= self.n_trials
+
     def __call__(self, trial: optuna.trial.Trial) -> float:
-        if trial.number >= self.n_trials:
+        if self._is_surplus(trial):
             # Another worker started the study's last trial at the same instant.
             trial.set_user_attr(SURPLUS_ATTR, True)
             trial.study.stop()
             raise optuna.TrialPruned(
                 f"the study already has its {self.n_trials} trials; this one trains nothing"
             )
+        # A retried trial inherits the user attributes of the failed one: all are rewritten.
         trial.set_user_attr(WORKER_ATTR, self.worker)
+        trial.set_user_attr(HEARTBEAT_ATTR, self.heartbeat_interval)
+        record = {"test_scores": [], "fit_times": [], "score_times": []}
+        trial.set_user_attr(CV_ATTR, record)
         template = clone(self.base).set_params(**self.space.suggest(trial))
         epochs = int(template.get_params(deep=True).get(self.prefix + "epochs", 1))
-        record = {"test_scores": [], "fit_times": [], "score_times": []}
         for fold, (train, test) in enumerate(self.splits):
             estimator = clone(template)
             callback = self._attach_pruning(estimator, trial, fold * epochs) if self.prune else None
@@ -118,8 +170,43 @@ class _Objective:
         return callback
 
 
-def run_trials(study: optuna.study.Study, objective, *, n_trials: int, timeout) -> None:
+class _StopWhenFull:
+    """Optuna callback: stop this process once the study holds its ``n_trials``."""
+
+    def __init__(self, n_trials: int):
+        self.n_trials = n_trials
+
+    def __call__(self, study, trial) -> None:
+        trials = study.get_trials(deepcopy=False)
+        waiting = any(t.state == TrialState.WAITING for t in trials)
+        if len(counted_trials(trials)) >= self.n_trials and not waiting:
+            study.stop()
+
+
+def _fail_stale_trials(study) -> None:
+    with warnings.catch_warnings():
+        # Optuna calls its heartbeat "experimental"; it is what ferkit relies on.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def _awaited(trials) -> bool:
+    """Whether another worker runs a trial whose worker's death would be noticed."""
+    return any(t.state == TrialState.RUNNING and t.user_attrs.get(HEARTBEAT_ATTR) is not None
+               for t in trials)
+
+
+def _seconds_left(deadline) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def run_trials(study: optuna.study.Study, objective, *, n_trials: int, timeout,
+               heartbeat: bool = False) -> None:
     """Run trials in this process until the study holds ``n_trials`` or ``timeout`` passes.
+
+    With a heartbeat, the process also waits for the trials other workers are running, so
+    that a trial whose worker died is failed, retried and finished here: the study never
+    stays short of ``n_trials`` finished trials for want of a worker.
 
     Parameters
     ----------
@@ -128,36 +215,47 @@ def run_trials(study: optuna.study.Study, objective, *, n_trials: int, timeout) 
     objective : callable
         The trial's objective (an :class:`_Objective`).
     n_trials : int
-        Trials of the whole study, counted over every process and earlier run.
+        Trials of the whole study, counted over every process and earlier run (see
+        :func:`counts_toward_n_trials`).
     timeout : float or None
-        Seconds after which this process starts no new trial.
+        Seconds after which this process starts no new trial and waits no more.
+    heartbeat : bool, default=False
+        Whether the study's storage has a heartbeat (so a dead worker's trial gets failed).
     """
-    held = len(study.get_trials(deepcopy=False))
-    if held >= n_trials:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    ran = False
+    while True:
+        if heartbeat:
+            _fail_stale_trials(study)
+        trials = study.get_trials(deepcopy=False)
+        full = len(counted_trials(trials)) >= n_trials
+        if not full or any(t.state == TrialState.WAITING for t in trials):
+            if _seconds_left(deadline) == 0:
+                return
+            study.optimize(objective, timeout=_seconds_left(deadline),
+                           callbacks=[_StopWhenFull(n_trials)])
+            ran = True
+            continue
+        if not (heartbeat and _awaited(trials)) or _seconds_left(deadline) == 0:
+            break
+        time.sleep(min(POLL_SECONDS, _seconds_left(deadline) or POLL_SECONDS))
+    if not ran:
         _logger.info("Study %r already holds %d trials (n_trials=%d): no new trial run.",
-                     study.study_name, held, n_trials)
-        return
-    # n_trials counts the whole study: MaxTrialsCallback stops this process when the study
-    # (all workers) reaches it, and the objective turns away the rare trial created in a
-    # race past it.
-    study.optimize(
-        objective, n_trials=n_trials - held, timeout=timeout,
-        callbacks=[optuna.study.MaxTrialsCallback(n_trials, states=None)],
-    )
+                     study.study_name, len(counted_trials(trials)), n_trials)
 
 
 def finished_trials(study: optuna.study.Study) -> list[optuna.trial.FrozenTrial]:
-    """The study's finished trials, surplus ones left out, by trial number.
+    """The study's finished trials that count toward ``n_trials``, by trial number.
+
+    Surplus trials, and failed trials whose retry stands for them, are left out.
 
     Raises
     ------
     RuntimeError
         When none of them completed: there are no best parameters.
     """
-    trials = [
-        t for t in study.get_trials(deepcopy=False, states=FINISHED)
-        if not t.user_attrs.get(SURPLUS_ATTR)
-    ]
+    trials = [t for t in counted_trials(study.get_trials(deepcopy=False))
+              if t.state in FINISHED]
     if not any(t.state == TrialState.COMPLETE for t in trials):
         counts = {s.name.lower(): sum(t.state == s for t in trials) for s in FINISHED}
         raise RuntimeError(

@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted, indexable
 from ferkit.model_selection._objective import _Objective, finished_trials, run_trials
 from ferkit.model_selection._results import cv_results
 from ferkit.model_selection._sampling import TrialSeededTPESampler
+from ferkit.model_selection._search_record import search_record
 from ferkit.model_selection._search_space import _SearchSpace, default_search_space
 from ferkit.model_selection._storage import load_study
 
@@ -91,10 +92,11 @@ class OptunaSearchCV(BaseSearchCV):
         prefixed with the pipeline step's name.
     n_trials : int, default=20
         Number of trials in the study, counted over all the processes that share it and
-        over earlier runs on the same stored study: a process stops once the study holds
-        ``n_trials`` trials (complete, pruned or failed), so two workers given
-        ``n_trials=20`` run 20 trials between them. Pass a larger number to extend a stored
-        study.
+        over earlier runs on the same stored study: a process starts no new trial once the
+        study holds ``n_trials`` trials (complete, pruned, failed, running or queued), so two
+        workers given ``n_trials=20`` run 20 trials between them. A trial whose worker died
+        and whose parameters were queued again is not counted: its retry is (see Notes).
+        Pass a larger number to extend a stored study.
     cv : int, cross-validation generator or iterable, default=3
         Cross-validation splitting, as in :func:`~sklearn.model_selection.check_cv`
         (stratified for classifiers).
@@ -110,12 +112,15 @@ class OptunaSearchCV(BaseSearchCV):
     study_name : str or None, default=None
         Name of the study in ``storage``; processes with the same name and storage share a
         study, and an existing study is continued. None lets Optuna make a unique name.
+        An existing study created by a search with other distributions or another
+        estimator is refused with a ``ValueError`` (see Notes).
     pruning : bool or optuna pruner, default=True
         True prunes with :func:`default_pruner`; an ``optuna.pruners.BasePruner`` is used
         as given; False runs every trial to the end. Pruning needs a Keras estimator (one
         with a ``callbacks`` parameter) and validation data (``validation_split > 0``).
     timeout : float or None, default=None
-        Stop starting new trials in this process after this many seconds.
+        Stop starting new trials, and waiting for other workers' trials, in this process
+        after this many seconds.
     refit : bool, default=True
         Refit the estimator with the best parameters on the whole data set, which enables
         :meth:`predict`, :meth:`predict_proba`, :meth:`score` and the best estimator's
@@ -125,6 +130,12 @@ class OptunaSearchCV(BaseSearchCV):
         Seeds the sampler (each trial's from ``(random_state, trial number)``, so workers
         sharing a study draw distinct parameters) and, where it is None, the classifier's
         ``random_state``. With an int, a one-process search on the CPU is repeatable.
+    heartbeat_interval : int or None, default=30
+        Seconds between the heartbeats each worker writes to a ``storage`` given by URL
+        while it runs a trial. A trial silent for three intervals is taken for the trial
+        of a dead worker: it is marked failed and its parameters run again, once. None
+        writes no heartbeat (as Optuna's default storage). Ignored for a storage object,
+        which keeps its own settings, and for a study in memory.
 
     Attributes
     ----------
@@ -153,7 +164,8 @@ class OptunaSearchCV(BaseSearchCV):
     n_splits_ : int
         Number of cross-validation splits.
     n_trials_ : int
-        Number of finished trials in the study (``len(cv_results_["params"])``).
+        Number of finished trials in the study that count toward ``n_trials``
+        (``len(cv_results_["params"])``).
     refit_time_ : float
         Seconds spent refitting the best estimator.
     feature_names_in_ : ndarray of str
@@ -169,16 +181,36 @@ class OptunaSearchCV(BaseSearchCV):
     -----
     **Distributed search.** Start the same script in several processes or machines with
     the same ``storage`` and ``study_name``: Optuna's storage hands out trial numbers
-    atomically, so each trial runs once. Every process stops when the study holds
-    ``n_trials`` trials (``optuna.study.MaxTrialsCallback``); should two processes start a
-    trial at the same instant when one was left, the later one is recorded as a pruned
-    trial with the user attribute ``ferkit_surplus`` and trains nothing, and it is left out
-    of ``cv_results_``. A process killed in the middle of a trial leaves it ``RUNNING``,
-    and it still counts; pass ``optuna.storages.RDBStorage(url, heartbeat_interval=60)`` as
-    ``storage`` to have such trials marked failed. SQLite suits a few processes on one
-    machine; use PostgreSQL or MySQL across machines. Each trial records its
-    cross-validation scores and the ``host:pid`` of its worker as user attributes
-    (``ferkit_cv``, ``ferkit_worker``).
+    atomically, so each trial runs once. Every process stops starting trials when the
+    study holds ``n_trials``; should two processes start a trial at the same instant when
+    one was left, the later one is recorded as a pruned trial with the user attribute
+    ``ferkit_surplus`` and trains nothing, and it is left out of ``cv_results_``. SQLite
+    suits a few processes on one machine; use PostgreSQL or MySQL across machines. Each
+    trial records its cross-validation scores and the ``host:pid`` of its worker as user
+    attributes (``ferkit_cv``, ``ferkit_worker``).
+
+    **One search per study.** The search that creates a study records in it its
+    distributions and its estimator (the class of the estimator and of each pipeline step,
+    and every fixed parameter but those that only change how a fit runs: ``verbose``,
+    ``n_jobs``, ``random_state``, ``callbacks``...), as the study user attribute
+    ``ferkit_search``. A search joining the study must match it: a changed range, step,
+    log scale or choice list (choices in the same order), a parameter added or removed,
+    another estimator class or another fixed value is a ``ValueError`` naming the study,
+    the storage and each difference, raised before any training. A study created outside
+    ferkit takes the record of the first search that joins it.
+
+    **Dead workers.** With a storage given by URL, each worker writes a heartbeat while it
+    runs a trial (``heartbeat_interval``). A trial silent for three intervals (its worker
+    killed, its machine lost) is marked ``FAIL`` by the next worker that looks, and its
+    parameters are queued as a new trial (Optuna's ``RetryHeartbeatStaleTrialCallback``,
+    one retry; the new trial's system attributes ``failed_trial`` and ``retry_history``
+    name the failed one). The failed trial no longer counts toward ``n_trials`` and is left
+    out of ``cv_results_``; its retry counts instead. A failed retry is not retried again,
+    and counts. So that no study is left short, a worker whose study holds ``n_trials``
+    waits, before returning, until the trials other workers run have finished, picking up
+    any retry itself; each worker's ``cv_results_`` then holds the whole study. With a
+    storage object, the trials of dead workers are failed only when it has a heartbeat
+    (``optuna.storages.RDBStorage(url, heartbeat_interval=...)``).
 
     **Pruning.** Each fold reports the negated validation loss of every epoch to the trial
     at step ``fold * epochs + epoch`` (negated because the study maximises the score), so
@@ -224,6 +256,7 @@ class OptunaSearchCV(BaseSearchCV):
         "timeout": [Interval(Real, 0, None, closed="neither"), None],
         "refit": ["boolean"],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
+        "heartbeat_interval": [Interval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -240,6 +273,7 @@ class OptunaSearchCV(BaseSearchCV):
         timeout=None,
         refit=True,
         random_state=None,
+        heartbeat_interval=30,
     ):
         self.estimator = estimator
         self.param_distributions = param_distributions
@@ -252,6 +286,7 @@ class OptunaSearchCV(BaseSearchCV):
         self.timeout = timeout
         self.refit = refit
         self.random_state = random_state
+        self.heartbeat_interval = heartbeat_interval
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -305,16 +340,19 @@ class OptunaSearchCV(BaseSearchCV):
         splits = list(cv.split(X, y))
         _check_fixed_params(self.estimator)
         pruner = self._pruner(prefix, final, space)
-        study = load_study(
+        study, heartbeat = load_study(
             self.storage, study_name=self.study_name, sampler=self._sampler(),
             pruner=optuna.pruners.NopPruner() if pruner is None else pruner,
+            record=search_record(self.estimator, space.distributions),
+            heartbeat_interval=self.heartbeat_interval,
         )
         objective = _Objective(
             base=self._base_estimator(prefix), space=space, prefix=prefix,
             prune=pruner is not None, scorer=scorer, X=X, y=y, splits=splits,
-            fit_params=fit_params, n_trials=self.n_trials,
+            fit_params=fit_params, n_trials=self.n_trials, heartbeat_interval=heartbeat,
         )
-        run_trials(study, objective, n_trials=self.n_trials, timeout=self.timeout)
+        run_trials(study, objective, n_trials=self.n_trials, timeout=self.timeout,
+                   heartbeat=heartbeat is not None)
         trials = finished_trials(study)
 
         self.study_ = study
