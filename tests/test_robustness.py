@@ -1640,3 +1640,113 @@ def test_cli_predict_interrupted_keeps_the_rows_done(fmt, saved_model, photo_fil
     _cli_case(ok, "correct result",
               f"interrupted predict: rows appeared while running: {running}, exit "
               f"{proc.returncode}, file {text[-300:]!r}, stderr {err[-300:]!r}")
+
+
+# -- tuning: a study refuses a search other than its own ------------------------------------
+
+def _tuning_search(space=None, **pipeline_changes):
+    """A fast search (a logistic regression) and its study; ``pipeline_changes`` swap steps
+    or set parameters of the searched pipeline."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ferkit.model_selection import OptunaSearchCV
+
+    steps = {"scale": StandardScaler(), "clf": LogisticRegression()}
+    steps.update({k: v for k, v in pipeline_changes.items() if "__" not in k})
+    pipe = Pipeline(list(steps.items()))
+    pipe.set_params(**{k: v for k, v in pipeline_changes.items() if "__" in k})
+    if space is None:
+        space = {"clf__C": FloatDistribution(0.1, 10.0, log=True),
+                 "clf__solver": CategoricalDistribution(["lbfgs", "liblinear"])}
+    return pipe, space, lambda url, n_trials: OptunaSearchCV(
+        pipe, space, n_trials=n_trials, cv=2, storage=url, study_name="tuned", pruning=False,
+        refit=False, random_state=0)
+
+
+def _tuning_space(**changes):
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    space = {"clf__C": FloatDistribution(0.1, 10.0, log=True),
+             "clf__solver": CategoricalDistribution(["lbfgs", "liblinear"])}
+    space.update(changes)
+    return {name: dist for name, dist in space.items() if dist is not None}
+
+
+def _tuning_variations():
+    """(id, space, pipeline changes, a name the refusal must mention)."""
+    from optuna.distributions import CategoricalDistribution as Cat
+    from optuna.distributions import FloatDistribution as Float
+    from optuna.distributions import IntDistribution as Int
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+    return [
+        ("wider range", _tuning_space(clf__C=Float(0.1, 100.0, log=True)), {}, "clf__C"),
+        ("linear scale", _tuning_space(clf__C=Float(0.1, 10.0)), {}, "clf__C"),
+        ("with a step", _tuning_space(clf__C=Float(0.1, 10.0, step=0.1)), {}, "clf__C"),
+        ("int not float", _tuning_space(clf__C=Int(1, 10)), {}, "clf__C"),
+        ("one more choice", _tuning_space(clf__solver=Cat(["lbfgs", "liblinear", "saga"])),
+         {}, "clf__solver"),
+        ("one choice less", _tuning_space(clf__solver=Cat(["lbfgs"])), {}, "clf__solver"),
+        ("choices reordered", _tuning_space(clf__solver=Cat(["liblinear", "lbfgs"])), {},
+         "clf__solver"),
+        ("parameter added", _tuning_space(clf__tol=Float(1e-5, 1e-3, log=True)), {},
+         "clf__tol"),
+        ("parameter removed", _tuning_space(clf__solver=None), {}, "clf__solver"),
+        ("parameter pinned", _tuning_space(clf__solver=None), {"clf__solver": "liblinear"},
+         "clf__solver"),
+        ("fixed value changed", None, {"clf__max_iter": 50}, "clf__max_iter"),
+        ("another step class", None, {"scale": MinMaxScaler()}, "scale"),
+        ("step options changed", None, {"scale": StandardScaler(with_mean=False)},
+         "scale__with_mean"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def tuning_study(tmp_path_factory):
+    """The URL of a stored study of two trials, made by ``_tuning_search()``."""
+    from sklearn.datasets import make_classification
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('tuning') / 'study.db'}"
+    X, y = make_classification(60, 5, random_state=0)
+    _, _, search = _tuning_search()
+    search(url, 2).fit(X, y)
+    return url, X, y
+
+
+@pytest.mark.parametrize(("space", "changes", "name"),
+                         [v[1:] for v in _tuning_variations()],
+                         ids=[v[0] for v in _tuning_variations()])
+def test_tuning_study_refuses_another_search(tuning_study, space, changes, name):
+    """Joining a study with other distributions or another estimator is refused, untrained,
+    naming the study, the storage and what differs; the study's trials stay as they were."""
+    import optuna
+
+    url, X, y = tuning_study
+    before = len(optuna.load_study(study_name="tuned", storage=url).trials)
+    _, space, search = _tuning_search(space, **changes)
+    what = f"rejoin the study with {name} changed"
+    out = Case("tuning")(lambda: search(url, before + 2).fit(X, y), expect="error", what=what)
+    if isinstance(out, _KnownIssue):
+        return
+    for part in ("'tuned'", url, repr(name)):
+        assert part in str(out), f"{what}: the refusal does not name {part}: {out}"
+    assert len(optuna.load_study(study_name="tuned", storage=url).trials) == before
+
+
+def test_tuning_study_accepts_its_own_search(tuning_study):
+    """The same search joins (incidental options such as verbose may differ) and continues."""
+    import optuna
+
+    url, X, y = tuning_study
+    before = len(optuna.load_study(study_name="tuned", storage=url).trials)
+    _, _, search = _tuning_search(clf__verbose=1, scale__copy=False)
+
+    def check(fitted):
+        assert fitted.n_trials_ == before + 1
+        assert fitted.cv_results_["trial_number"].tolist() == list(range(before + 1))
+
+    Case("tuning")(lambda: search(url, before + 1).fit(X, y), expect="result", check=check,
+                   what="rejoin the study with the same search")
