@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _LAZY = {
     "FacialExpressionClassifier": "ferkit._classifier",
+    "FaceEmbedder": "ferkit._embedding",
     "make_fer_pipeline": "ferkit._pipeline",
     "PRESETS": "ferkit._presets",
     "save": "ferkit.persistence",

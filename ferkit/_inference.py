@@ -47,6 +47,19 @@ def _compiled_forward_pass(model, sample_shape: tuple[int, ...]):
     return forward
 
 
+# (network, layer) -> the network cut at that layer. Weak keys, as above: one cached
+# sub-network per layer, so its compiled forward pass is traced once, not on every call.
+_SUB_NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def sub_network(model, layer):
+    """``model`` from its inputs up to ``layer``'s output, sharing its weights (cached)."""
+    cached = _SUB_NETWORKS.setdefault(model, {})
+    if layer.name not in cached:
+        cached[layer.name] = keras.Model(model.inputs[0], layer.output)
+    return cached[layer.name]
+
+
 def forward(model, images: np.ndarray, *, batch_size: int = 256, **predict_kwargs):
     """The network's output for a batch of prepared ``(n, height, width, channels)`` images.
 
