@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -38,7 +39,7 @@ from scikeras.wrappers import KerasClassifier
 from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ferkit import _inference, _training
+from ferkit import _inference, _training, _transfer
 from ferkit._compat import as_classifier_tags, preserve_op_determinism
 from ferkit._network import build_cnn
 from ferkit._target_encoder import OneHotTargetEncoder
@@ -55,7 +56,7 @@ _PARAMETER_CONSTRAINTS: dict = {
     "test_time_flip": ["boolean"],
     "image_shape": [StrOptions({"auto"}), tuple, list],
     "optimizer": [str],
-    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
     "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     "epochs": [Interval(Integral, 1, None, closed="left")],
@@ -67,6 +68,8 @@ _PARAMETER_CONSTRAINTS: dict = {
     "random_state": ["random_state"],
     "verbose": ["verbose"],
     "warm_start": ["boolean"],
+    "weights": [str, os.PathLike, None],
+    "frozen_blocks": [Interval(Integral, 0, None, closed="left"), StrOptions({"all"})],
 }
 
 
@@ -116,6 +119,27 @@ class _ScikerasClassifier(KerasClassifier):
             raise NotFittedError("This FacialExpressionClassifier is not fitted yet.")
         return len(self.history_["loss"])
 
+    def _keras_build_fn(self, meta):
+        if self._random_state is not None:
+            # Keras 3 keeps a global seed generator that tf.random.set_seed does not reset.
+            keras.utils.set_random_seed(self._random_state)
+        source = None if self.weights is None else _transfer.source_network(self.weights)
+        network = build_cnn(
+            meta["X_shape_"][1:], meta["n_classes_"], **_transfer.architecture(self, source),
+            dropout=self.dropout, augment=self.augment, seed=self._random_state,
+        )
+        if source is not None:
+            _transfer.start_from(network, source, frozen_blocks=self.frozen_blocks,
+                                 weights=self.weights)
+        return _training.compile_network(
+            network, optimizer=self.optimizer, learning_rate=self._learning_rate(),
+            label_smoothing=self.label_smoothing,
+        )
+
+    def _learning_rate(self) -> float:
+        return _training.resolve_learning_rate(self.learning_rate,
+                                               fine_tuning=self.weights is not None)
+
     def _validate_data(self, X=None, y=None, reset=False, y_numeric=False):
         # Private scikeras hook (see the module docstring): ferkit's pixel checks first, then
         # scikeras' own bookkeeping (dtypes, target type) on the image batch.
@@ -143,7 +167,7 @@ class _ScikerasClassifier(KerasClassifier):
         user_callbacks = self._fit_callbacks
         self._fit_callbacks = user_callbacks + _training.training_callbacks(
             monitor="val_loss" if kwargs["validation_data"] is not None else "loss",
-            epochs=epochs, learning_rate=self.learning_rate, lr_schedule=self.lr_schedule,
+            epochs=epochs, learning_rate=self._learning_rate(), lr_schedule=self.lr_schedule,
             early_stopping_patience=self.early_stopping_patience,
         )
         try:
@@ -214,9 +238,10 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         square images (2304 -> 48x48).
     optimizer : str, default="adam"
         Name of a Keras optimizer (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``...).
-    learning_rate : float, default=1e-3
-        Initial learning rate. If the loss becomes NaN or infinite, training stops and
-        :meth:`fit` raises a ValueError, leaving the classifier unfitted: lower the rate.
+    learning_rate : float or "auto", default="auto"
+        Initial learning rate; ``"auto"`` is 1e-3 from scratch, 1e-4 with ``weights``. If
+        the loss becomes NaN or infinite, training stops and :meth:`fit` raises a
+        ValueError, leaving the classifier unfitted: lower the rate.
     lr_schedule : {None, "plateau", "cosine"}, default=None
         ``"plateau"`` halves the rate when the monitored loss stops improving; ``"cosine"``
         decays it to zero over ``epochs`` along a half cosine.
@@ -247,6 +272,13 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         Continue training the current network on the next :meth:`fit` instead of building a
         new one. Its classes stay ``classes_`` (the network's outputs): labels must be among
         them.
+    weights : None, str or path-like, default=None
+        Fine-tune instead of training from scratch: a shipped model's name (``"fer2013-7"``
+        uses its first network) or a saved ferkit model folder. Its layers start the network;
+        a new output layer serves ``y``'s classes. The weights decide the shape: the
+        architecture parameters are taken from them (setting one otherwise is an error).
+    frozen_blocks : int or "all", default="all"
+        With ``weights``: how many leading convolution blocks keep their weights.
 
     Attributes
     ----------
@@ -289,10 +321,10 @@ class FacialExpressionClassifier(_ScikerasClassifier):
     def __init__(
         self, *, filters=(32, 64, 128), kernel_size=3, convs_per_block=1,
         dense_units=(256, 128), dropout=0.3, batch_norm=True, augment=False,
-        test_time_flip=False, image_shape="auto", optimizer="adam", learning_rate=1e-3,
+        test_time_flip=False, image_shape="auto", optimizer="adam", learning_rate="auto",
         lr_schedule=None, label_smoothing=0.0, epochs=30, batch_size=64, validation_split=0.1,
         early_stopping_patience=5, class_weight=None, callbacks=None, random_state=None,
-        verbose=0, warm_start=False, **routed,
+        verbose=0, warm_start=False, weights=None, frozen_blocks="all", **routed,
     ):
         self.filters = filters
         self.kernel_size = kernel_size
@@ -316,6 +348,8 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.weights = weights
+        self.frozen_blocks = frozen_blocks
         vars(self).update(routed)  # checked in fit: scikit-learn's __init__ never raises
 
     def __sklearn_tags__(self):
@@ -412,21 +446,6 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         """
         proba = self.predict_proba(X, **kwargs)
         return self.target_encoder_.inverse_transform(proba)
-
-    def _keras_build_fn(self, meta):
-        if self._random_state is not None:
-            # Keras 3 keeps a global seed generator that tf.random.set_seed does not reset.
-            keras.utils.set_random_seed(self._random_state)
-        network = build_cnn(
-            meta["X_shape_"][1:], meta["n_classes_"], filters=self.filters,
-            kernel_size=self.kernel_size, convs_per_block=self.convs_per_block,
-            dense_units=self.dense_units, dropout=self.dropout, batch_norm=self.batch_norm,
-            augment=self.augment, seed=self._random_state,
-        )
-        return _training.compile_network(
-            network, optimizer=self.optimizer, learning_rate=self.learning_rate,
-            label_smoothing=self.label_smoothing,
-        )
 
 
 def _validation_data(clf, X, y, sample_weight, given):

@@ -33,6 +33,18 @@ def _optimizer(name: str, learning_rate: float):
     return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
 
 
+#: The ``learning_rate="auto"`` rates: Adam's usual rate from scratch, a tenth of it to
+#: fine-tune trained weights without wrecking them.
+AUTO_LEARNING_RATE = {"scratch": 1e-3, "fine-tuning": 1e-4}
+
+
+def resolve_learning_rate(learning_rate, *, fine_tuning: bool) -> float:
+    """``learning_rate`` as a number (``"auto"`` depends on whether weights are given)."""
+    if learning_rate == "auto":
+        return AUTO_LEARNING_RATE["fine-tuning" if fine_tuning else "scratch"]
+    return float(learning_rate)
+
+
 def check_network_params(params: dict) -> None:
     """What ``_parameter_constraints`` cannot say: layer sizes, augmentation, optimizer.
 
@@ -42,7 +54,8 @@ def check_network_params(params: dict) -> None:
     _check_layer_sizes(params["dense_units"], "dense_units")
     resolve_augmentation(params["augment"])
     try:
-        _optimizer(params["optimizer"], params["learning_rate"])
+        _optimizer(params["optimizer"], resolve_learning_rate(
+            params["learning_rate"], fine_tuning=params.get("weights") is not None))
     except (ValueError, TypeError):
         raise ValueError(
             f"optimizer must name a Keras optimizer ('adam', 'adamw', 'sgd', 'rmsprop'...); "
