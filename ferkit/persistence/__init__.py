@@ -4,7 +4,11 @@
 :class:`~sklearn.pipeline.Pipeline` of ferkit and scikit-learn transformers ending in one, to a
 folder; :func:`load` reads it back, in any later process, predicting exactly as before. A
 :class:`~sklearn.ensemble.VotingClassifier` of classifiers (alone, or as a pipeline's last
-step) is saved too, with one network file pair per member.
+step) is saved too, with one network file pair per member. So is a pipeline holding a
+:class:`~ferkit.FaceEmbedder` and ending in scikit-learn's ``LogisticRegression`` or
+``LinearSVC`` (whose fitted arrays go to ``arrays.npz``): an embedder over a shipped model
+is stored by name, with a checksum of that model's files; over any other model, with that
+model (its entry under ``model``, its networks in the folder's network files).
 
 Folder layout
 -------------
@@ -48,13 +52,16 @@ Safety
 ------
 Loading executes nothing from the folder. There is no pickle on the load path. Only classes on
 an allow-list are built (the classifier, ``Pipeline``, ``VotingClassifier``, ferkit's
-preprocessing transformers and
+preprocessing transformers, ``FaceEmbedder``,
 scikit-learn's ``StandardScaler``, ``MinMaxScaler``, ``MaxAbsScaler``, ``RobustScaler`` and
-``Normalizer``); other steps are refused when saving, and refused by name when loading, without
-importing them. A pipeline's ``memory`` (a joblib cache folder, whose files are unpickled when
-the pipeline is fitted) is refused when saving and when loading. The Keras architecture may
-only contain allow-listed Keras layers and objects (no ``Lambda``, no custom or unknown
-classes) and is rebuilt in Keras safe mode.
+``Normalizer``, and as a pipeline's last step ``LogisticRegression`` and ``LinearSVC``), each
+only where it may stand; other steps are refused when saving, and refused by name when
+loading, without importing them. A linear classifier's arrays are checked against each other
+(shapes, dtypes, finite values, class count) before it is built. A pipeline's ``memory``
+(a joblib cache folder, whose files are unpickled when the pipeline is fitted) is refused
+when saving and when loading. The Keras architecture may only contain allow-listed Keras
+layers and objects (no ``Lambda``, no custom or unknown classes) and is rebuilt in Keras
+safe mode.
 
 Saving is atomic: the folder is written beside the target, flushed to disk and moved into
 place, so an interrupted or failed save leaves the previous model intact (where the system

@@ -179,6 +179,21 @@ def verify_file(folder: Path, manifest: dict, name: str) -> Path:
     return path
 
 
+def shipped_checksum(name: str) -> str:
+    """SHA-256 over the checksums of the files of the model ferkit ships as ``name``.
+
+    A FaceEmbedder over a shipped model is saved by name, with this checksum: the steps after
+    it learnt that model's features, so a ferkit shipping other files under the name is told
+    apart on load. It changes exactly when a file of the shipped model does.
+    """
+    from importlib import resources
+
+    shipped = resources.files("ferkit").joinpath("pretrained", name, MANIFEST_FILE)
+    manifest = json.loads(shipped.read_text(encoding="utf-8"))  # ferkit's own file
+    digests = {file: entry["sha256"] for file, entry in sorted(manifest["files"].items())}
+    return hashlib.sha256(json.dumps(digests).encode()).hexdigest()
+
+
 def is_model_folder(path: Path) -> bool:
     """Whether ``path`` holds a saved model (its manifest is written last, so it is whole)."""
     return (Path(path) / MANIFEST_FILE).is_file()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import os
 from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
 
-from ferkit.persistence import _atomic, _codec, _format, _keras_io, _registry
+from ferkit.persistence import _atomic, _codec, _format, _keras_io, _linear, _registry
 
 #: Fitted attributes that hold the shape of one sample; each must account for every feature.
 _SHAPE_STATE = ("image_shape_", "_sample_shape")
@@ -90,40 +91,70 @@ def load(path: str | os.PathLike):
     )
 
 
-#: Containers, and the key of each that lists the entries it holds.
-_CHILDREN = {_registry.PIPELINE: "steps", _registry.VOTING: "estimators"}
+#: A place, not a class: the pipeline a FaceEmbedder's model is.
+_EMBEDDED = "FaceEmbedder's model"
+
+#: What each container may hold. A FaceEmbedder's model (a pipeline ending in a network) holds
+#: no FaceEmbedder or linear classifier of its own.
+_MAY_HOLD: dict[str, frozenset[str]] = {
+    _registry.PIPELINE: frozenset({
+        _registry.PASSTHROUGH, _registry.CLASSIFIER, _registry.VOTING, _registry.EMBEDDER,
+        *_registry.LINEAR, *_registry.TRANSFORMERS,
+    }),
+    _EMBEDDED: frozenset({
+        _registry.PASSTHROUGH, _registry.CLASSIFIER, _registry.VOTING, *_registry.TRANSFORMERS,
+    }),
+    _registry.VOTING: frozenset({_registry.DROP, _registry.CLASSIFIER}),
+    _registry.EMBEDDER: frozenset({_registry.PIPELINE, _registry.CLASSIFIER, _registry.VOTING}),
+}
 
 
 def _check_classes(spec, file) -> None:
-    """Refuse unknown classes anywhere in the estimator description, importing nothing.
-
-    Allowed nesting: a pipeline may end in an ensemble, an ensemble holds classifiers.
-    """
+    """Refuse unknown classes anywhere in the estimator description, and allowed ones where
+    they may not be (:data:`_MAY_HOLD`), importing nothing."""
     entries = [(spec, None)]
-    for entry, parent in entries:
+    for entry, place in entries:
         if not isinstance(entry, dict):
             raise ValueError(
                 f"{file}: expected an estimator entry, got {_codec.short_repr(entry, 120)}."
             )
         name = entry.get("class")
-        if (parent, name) in ((_registry.PIPELINE, _registry.PASSTHROUGH),
-                              (_registry.VOTING, _registry.DROP)):
-            continue
-        if name not in _registry.ALLOWED:
+        if place is not None and name in _MAY_HOLD[place]:
+            pass
+        elif name not in _registry.ALLOWED:
             _registry.resolve(name, file=file)  # raises the allow-list error
-        if parent is not None and name in _CHILDREN and (
-            name == _registry.PIPELINE or parent == _registry.VOTING
-        ):
-            raise ValueError(
-                f"{file}: a {name} inside a {parent} is not supported (a pipeline may end in "
-                "a VotingClassifier of FacialExpressionClassifiers; nothing else nests)."
-            )
-        if name in _CHILDREN:
-            key = _CHILDREN[name]
-            children = entry.get(key)
-            if not isinstance(children, list) or not children:
-                raise ValueError(f"{file}: a {name} needs a non-empty list of \"{key}\".")
-            entries += [(child, name) for child in children]
+        elif place is not None:
+            raise _misplaced(name, place, file)
+        if name == _registry.PIPELINE and place == _registry.EMBEDDER:
+            name = _EMBEDDED
+        entries += [(child, name) for child in _children(entry, name, file)]
+
+
+def _children(entry: dict, name: str, file) -> list:
+    if name == _registry.EMBEDDER:  # its model, unless it names a shipped one
+        return [entry["model"]] if "model" in entry else []
+    if name not in _MAY_HOLD:
+        return []
+    key = "estimators" if name == _registry.VOTING else "steps"
+    children = entry.get(key)
+    if not isinstance(children, list) or not children:
+        raise ValueError(f"{file}: a {entry.get('class')} needs a non-empty list of \"{key}\".")
+    return children
+
+
+def _misplaced(name: str, place: str, file) -> ValueError:
+    where = (f"a {_registry.PIPELINE} that is a FaceEmbedder's model" if place == _EMBEDDED
+             else f"a {place}")
+    if name in _MAY_HOLD:
+        return ValueError(
+            f"{file}: a {name} inside {where} is not supported (a pipeline may hold a "
+            "FaceEmbedder, whose model may be a pipeline, and end in a VotingClassifier of "
+            "FacialExpressionClassifiers; nothing else nests)."
+        )
+    return ValueError(
+        f"{file} names the estimator class {name!r}, which ferkit does not load inside "
+        f"{where}: it may hold only {sorted(_MAY_HOLD[place])}."
+    )
 
 
 def _read_arrays(folder: Path, manifest: dict) -> dict[str, np.ndarray]:
@@ -186,48 +217,144 @@ class _Reader:
                 raise ValueError(f"{self.file}: {where} has invalid parameters: {exc}") from exc
         return estimator
 
-    def pipeline(self, spec: dict):
+    def pipeline(self, spec: dict, where: str = "estimator"):
         from sklearn.pipeline import Pipeline
 
-        params = self.params(Pipeline, spec, "estimator")
+        params = self.params(Pipeline, spec, where)
         params.pop("steps", None)
         memory = params.get("memory")
         if memory is not None:
             # Pipeline.fit would unpickle (run code from) whatever joblib cache files sit in
             # that folder; ferkit.save never writes one.
             raise ValueError(
-                f"{self.file}: estimator.params.memory is {_codec.short_repr(memory, 120)}, "
+                f"{self.file}: {where}.params.memory is {_codec.short_repr(memory, 120)}, "
                 "a joblib cache location, which loads pickles when the pipeline is fitted; "
                 "model files never set it. Refusing to load it."
             )
         steps = []
         for index, entry in enumerate(spec["steps"]):
-            where = f"estimator.steps[{index}]"
+            step_where = f"{where}.steps[{index}]"
             name = entry.get("name")
             if not isinstance(name, str) or not name:
-                raise ValueError(f"{self.file}: {where} needs a \"name\".")
-            cls_name = entry.get("class")
-            if cls_name == _registry.PASSTHROUGH:
-                value = entry.get("value")
-                if value not in (None, _registry.PASSTHROUGH):
-                    raise ValueError(f"{self.file}: {where} has a bad passthrough {value!r}.")
-                steps.append((name, value))
-            elif cls_name in (_registry.CLASSIFIER, _registry.VOTING):
-                if index != len(spec["steps"]) - 1:
-                    raise ValueError(f"{self.file}: {where}: the classifier must be last.")
-                steps.append((name, self.final_step(entry, where)))
-            else:
-                steps.append((name, self.transformer(entry, where)))
+                raise ValueError(f"{self.file}: {step_where} needs a \"name\".")
+            steps.append((name, self.step(entry, step_where,
+                                          last=index == len(spec["steps"]) - 1)))
+        self.check_widths(steps, where)
         try:
             return Pipeline(steps, **params)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{self.file}: the pipeline cannot be rebuilt: {exc}") from exc
 
+    def step(self, entry: dict, where: str, *, last: bool):
+        """One pipeline step; what may be where was checked by :func:`_check_classes`."""
+        cls_name = entry.get("class")
+        if cls_name == _registry.PASSTHROUGH:
+            value = entry.get("value")
+            if value not in (None, _registry.PASSTHROUGH):
+                raise ValueError(f"{self.file}: {where} has a bad passthrough {value!r}.")
+            return value
+        if cls_name in (_registry.CLASSIFIER, _registry.VOTING, *_registry.LINEAR):
+            if not last:
+                raise ValueError(f"{self.file}: {where}: the classifier must be last.")
+            return self.final_step(entry, where)
+        if cls_name == _registry.EMBEDDER:
+            return self.embedder(entry, where)
+        return self.transformer(entry, where)
+
+    def check_widths(self, steps: list, where: str) -> None:
+        """A step after a FaceEmbedder must take as many features as it gives: a file that
+        says otherwise would only fail at the first prediction."""
+        fitted = [(index, step) for index, (_, step) in enumerate(steps)
+                  if step not in (None, _registry.PASSTHROUGH)]
+        for (_, before), (index, after) in itertools.pairwise(fitted):
+            given = getattr(before, "n_features_out_", None)
+            taken = getattr(after, "n_features_in_", None)
+            if given is not None and taken is not None and given != taken:
+                raise ValueError(
+                    f"{self.file}: {where}.steps[{index}] takes {taken} features "
+                    f"(n_features_in_) but the step before it gives {given} "
+                    "(n_features_out_); the entries do not belong together."
+                )
+
     def final_step(self, entry: dict, where: str):
-        """A classifier or an ensemble: what may stand alone or end a pipeline."""
+        """A classifier or an ensemble (what may stand alone or end a pipeline), or a linear
+        classifier (which only ends a pipeline)."""
         if entry["class"] == _registry.VOTING:
             return self.voting(entry, where)
+        if entry["class"] in _registry.LINEAR:
+            return self.linear(entry, where)
         return self.classifier(entry, where)
+
+    def linear(self, entry: dict, where: str):
+        cls = _registry.resolve(entry["class"], file=self.file)
+        params = self.params(cls, entry, where)
+        state = self.mapping(entry, "state", where)
+        estimator = self.validated(cls(**params), where)
+        try:
+            _linear.check_state(state, fit_intercept=estimator.fit_intercept)
+        except ValueError as exc:
+            raise ValueError(
+                f"{self.file}: {where}.state is incomplete or malformed: {exc}."
+            ) from exc
+        for key, value in state.items():
+            setattr(estimator, key, value)
+        return estimator
+
+    def embedder(self, entry: dict, where: str):
+        """A FaceEmbedder over a shipped model (by name) or over the model stored with it,
+        which is restored frozen: a clone of the loaded pipeline fits again without a path
+        or object from the machine that saved it."""
+        from sklearn.frozen import FrozenEstimator
+
+        cls = _registry.resolve(_registry.EMBEDDER, file=self.file)
+        params = self.params(cls, entry, where)
+        state = self.mapping(entry, "state", where)
+        if "model" in entry:
+            if "model" in params:
+                raise ValueError(
+                    f"{self.file}: {where} gives both a stored model and params.model."
+                )
+            spec = entry["model"]
+            model_where = f"{where}.model"
+            model = (self.pipeline(spec, model_where) if spec["class"] == _registry.PIPELINE
+                     else self.final_step(spec, model_where))
+            params["model"] = model = FrozenEstimator(model)
+        else:
+            model = self.shipped(entry, params.get("model"), where)
+        embedder = self.validated(cls(**params), where)
+        try:
+            embedder._use_model(model)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{self.file}: {where} cannot be rebuilt: {exc}") from exc
+        restored = {key: getattr(embedder, key) for key in ("n_features_in_", "n_features_out_")}
+        if state != restored:
+            raise ValueError(
+                f"{self.file}: {where}.state is {_codec.short_repr(state, 120)}, but its model "
+                f"gives {restored}; the entries do not belong together."
+            )
+        return embedder
+
+    def shipped(self, entry: dict, name, where: str):
+        """The shipped model a FaceEmbedder names, if it is the one it was saved with."""
+        from ferkit import _pretrained
+
+        if not isinstance(name, str) or name not in _pretrained.PRETRAINED:
+            raise ValueError(
+                f"{self.file}: {where}.params.model is {_codec.short_repr(name)}, which is not "
+                f"a model ferkit ships ({sorted(_pretrained.PRETRAINED)}); a FaceEmbedder over "
+                "any other model is saved with that model's files."
+            )
+        model = _pretrained.load_pretrained(name)
+        recorded = entry.get("pretrained")
+        if not (isinstance(recorded, dict)
+                and recorded.get("checksum") == _format.shipped_checksum(name)):
+            raise ValueError(
+                f"{self.file}: {where} was saved over a shipped {name!r} whose files differ "
+                "from this installation's (pretrained.checksum), so the steps after it would "
+                "read other features. Load it with the ferkit version that saved it, or fit "
+                "the pipeline again."
+            )
+        return model
 
     def transformer(self, entry: dict, where: str):
         cls = _registry.resolve(entry.get("class"), file=self.file)

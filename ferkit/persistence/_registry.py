@@ -38,6 +38,19 @@ TRANSFORMERS: frozenset[str] = frozenset({
     "sklearn.preprocessing.StandardScaler",
 })
 
+#: A pipeline step that turns faces into a ferkit network's features. When its ``model`` is a
+#: shipped model's name only the name is stored; otherwise the model's networks are.
+EMBEDDER = "ferkit.FaceEmbedder"
+
+#: scikit-learn classifiers allowed as a pipeline's last step (after a FaceEmbedder): their
+#: fitted state is plain arrays (``coef_``, ``intercept_``, ``classes_``), each checked on load
+#: by :mod:`ferkit.persistence._linear`. RidgeClassifier is not one: it keeps its classes in a
+#: private LabelBinarizer.
+LINEAR: frozenset[str] = frozenset({
+    "sklearn.linear_model.LogisticRegression",
+    "sklearn.svm.LinearSVC",
+})
+
 #: Pipeline entries that are not estimators.
 PASSTHROUGH = "passthrough"
 
@@ -45,7 +58,8 @@ PASSTHROUGH = "passthrough"
 DROP = "drop"
 
 #: Every class a model file may name.
-ALLOWED: frozenset[str] = frozenset({CLASSIFIER, PIPELINE, VOTING, *TRANSFORMERS})
+ALLOWED: frozenset[str] = frozenset({CLASSIFIER, PIPELINE, VOTING, EMBEDDER, *LINEAR,
+                                     *TRANSFORMERS})
 
 # Fitted attributes are restored with setattr: public ones end in "_", private ones start with
 # one "_"; dunders and names of class attributes (methods, properties) are never set.

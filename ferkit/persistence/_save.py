@@ -9,7 +9,8 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ferkit.persistence import _atomic, _codec, _format, _keras_io, _registry
+from ferkit import _pretrained
+from ferkit.persistence import _atomic, _codec, _format, _keras_io, _linear, _registry
 
 
 def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
@@ -30,10 +31,13 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         :class:`~sklearn.preprocessing.StandardScaler`,
         :class:`~sklearn.preprocessing.MinMaxScaler`,
         :class:`~sklearn.preprocessing.MaxAbsScaler`,
-        :class:`~sklearn.preprocessing.RobustScaler` or
-        :class:`~sklearn.preprocessing.Normalizer`, usually ending in a
-        :class:`~ferkit.FacialExpressionClassifier` or such an ensemble. Every parameter
-        must be plain data.
+        :class:`~sklearn.preprocessing.RobustScaler`,
+        :class:`~sklearn.preprocessing.Normalizer` or :class:`~ferkit.FaceEmbedder`,
+        usually ending in a :class:`~ferkit.FacialExpressionClassifier`, such an ensemble,
+        or a :class:`~sklearn.linear_model.LogisticRegression` or
+        :class:`~sklearn.svm.LinearSVC`. Every parameter must be plain data. A
+        FaceEmbedder's ``model``, unless it names a shipped model, is stored in the folder
+        with its networks.
     path : str or path-like
         Folder to create. Missing parent folders are created. A symbolic link to a folder is
         followed: the model it points to is replaced, and the link kept.
@@ -70,7 +74,8 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
     ValueError
         If ``estimator`` is a pipeline with a ``memory`` (a joblib cache folder): set
         ``memory=None`` first; it holds more than 16 networks; or a network has a NaN or
-        infinite weight (training diverged). Nothing is written then.
+        infinite weight, or a linear classifier a NaN or infinite coefficient (training
+        diverged). Nothing is written then.
     FileExistsError
         If ``path`` exists and ``overwrite`` is False, it is not a model folder, it holds
         files the model does not list, or it is a symbolic link to nothing.
@@ -113,8 +118,10 @@ def save(estimator, path: str | os.PathLike, *, overwrite: bool = False,
         "written_by": _format.writer_versions(),
         "estimator": spec,
     }
+    summary = _summary(estimator, networks)
+    if summary:
+        manifest["summary"] = summary
     if networks:
-        manifest["summary"] = _summary(estimator, networks)
         architecture_file, weights_file = _format.network_files(0)
         manifest["network"] = {
             "architecture": architecture_file,
@@ -154,47 +161,62 @@ def _describe(estimator, arrays: dict, networks: list) -> dict:
         return _describe_pipeline(estimator, arrays, networks)
     if name in _FINAL_STEPS:
         return _FINAL_STEPS[name](estimator, type(estimator).__name__, arrays, networks)
+    hint = ""
+    if name in _registry.LINEAR or name == _registry.EMBEDDER:
+        # A linear model alone classifies features, not faces: the faces' model is the
+        # pipeline that makes the features.
+        hint = (f" A {type(estimator).__name__} is saved as a step of the pipeline it belongs "
+                "to, e.g. make_pipeline(FaceEmbedder(), LogisticRegression()).")
     raise TypeError(
         "ferkit.save stores a fitted FacialExpressionClassifier, a fitted "
         "sklearn.ensemble.VotingClassifier of them, or a fitted sklearn.pipeline.Pipeline of "
         f"supported steps; got {type(estimator).__module__}.{type(estimator).__qualname__}."
+        + hint
     )
 
 
-def _describe_pipeline(pipeline, arrays: dict, networks: list) -> dict:
+def _describe_pipeline(pipeline, arrays: dict, networks: list, *, where: str = "Pipeline",
+                       embedded: bool = False) -> dict:
+    """A pipeline's entry. ``embedded``: the model of a FaceEmbedder, which ends in a network
+    and holds no FaceEmbedder or linear classifier of its own."""
     params = pipeline.get_params(deep=False)
     steps = params.pop("steps")
     if params.get("memory") is not None:
         # A cache folder is a place on one machine, and joblib unpickles what it finds there
         # when the pipeline is fitted: ferkit.load refuses it, so it is not written either.
         raise ValueError(
-            f"Pipeline parameter 'memory' is {_codec.short_repr(params['memory'], 120)}: "
+            f"{where} parameter 'memory' is {_codec.short_repr(params['memory'], 120)}: "
             "ferkit.save does not store a joblib cache location. It only matters for "
             "fitting: call set_params(memory=None) before saving."
         )
-    described = []
-    for index, (step_name, step) in enumerate(steps):
-        where = f"Pipeline step {step_name!r}"
-        if step is None or (isinstance(step, str) and step == _registry.PASSTHROUGH):
-            described.append({"name": step_name, "class": _registry.PASSTHROUGH,
-                              "value": step})
-            continue
-        name = _registry.name_of(step)
-        if name in _FINAL_STEPS:
-            if index != len(steps) - 1:
-                raise TypeError(f"{where}: the classifier must be the last step.")
-            described.append({"name": step_name,
-                              **_FINAL_STEPS[name](step, where, arrays, networks)})
-        elif name in _registry.TRANSFORMERS:
-            described.append({"name": step_name, **_describe_transformer(step, name, where,
-                                                                         arrays)})
-        else:
-            raise _unsupported_step(step, where)
+    described = [
+        {"name": step_name,
+         **_describe_step(step, f"{where} step {step_name!r}", arrays, networks,
+                          last=index == len(steps) - 1, embedded=embedded)}
+        for index, (step_name, step) in enumerate(steps)
+    ]
     return {
         "class": _registry.PIPELINE,
-        "params": _encode_params(params, "Pipeline", arrays),
+        "params": _encode_params(params, where, arrays),
         "steps": described,
     }
+
+
+def _describe_step(step, where: str, arrays: dict, networks: list, *, last: bool,
+                   embedded: bool) -> dict:
+    if step is None or (isinstance(step, str) and step == _registry.PASSTHROUGH):
+        return {"class": _registry.PASSTHROUGH, "value": step}
+    name = _registry.name_of(step)
+    final = {**_FINAL_STEPS, **({} if embedded else _LINEAR_STEPS)}
+    if name in final:
+        if not last:
+            raise TypeError(f"{where}: the classifier must be the last step.")
+        return final[name](step, where, arrays, networks)
+    if name in _registry.TRANSFORMERS:
+        return _describe_transformer(step, name, where, arrays)
+    if name == _registry.EMBEDDER and not embedded:
+        return _describe_embedder(step, where, arrays, networks)
+    raise _unsupported_step(step, where, embedded=embedded)
 
 
 def _describe_classifier(clf, where: str, arrays: dict, networks: list) -> dict:
@@ -268,21 +290,77 @@ def _describe_voting(ensemble, where: str, arrays: dict, networks: list) -> dict
     }
 
 
+def _describe_linear(clf, where: str, arrays: dict, networks: list) -> dict:
+    params = _fitted_params(clf, where)
+    state = _linear.fitted_state(clf)
+    try:
+        # The checks load applies: a model that diverged (NaN coefficients) is not written.
+        _linear.check_state(state, fit_intercept=params.get("fit_intercept", True))
+    except ValueError as exc:
+        raise ValueError(f"{where} cannot be saved: {exc}.") from exc
+    return {"class": _registry.name_of(clf), "params": _encode_params(params, where, arrays),
+            "state": _encode_state(state, where, arrays)}
+
+
 #: How each estimator that may stand alone or end a pipeline is described.
 _FINAL_STEPS = {_registry.CLASSIFIER: _describe_classifier, _registry.VOTING: _describe_voting}
+
+#: Classifiers that may end a pipeline, after a FaceEmbedder, but not stand alone.
+_LINEAR_STEPS = dict.fromkeys(_registry.LINEAR, _describe_linear)
+
+
+def _describe_embedder(embedder, where: str, arrays: dict, networks: list) -> dict:
+    """A FaceEmbedder's entry. A shipped model is named (and its files' checksum recorded):
+    every ferkit installation has it. Any other model travels inside the folder: a path
+    means nothing on another machine, and a model object must be written out."""
+    params = _fitted_params(embedder, where)
+    model = params.pop("model")
+    entry = {
+        "class": _registry.EMBEDDER,
+        "params": _encode_params(params, where, arrays),
+        "state": _encode_state({key: getattr(embedder, key) for key in _EMBEDDER_STATE},
+                               where, arrays),
+    }
+    if isinstance(model, str) and model in _pretrained.PRETRAINED:
+        entry["params"]["model"] = model
+        entry["pretrained"] = {"checksum": _format.shipped_checksum(model)}
+        return entry
+    fitted = embedder.model_
+    # What FaceEmbedder reads through: scikit-learn's FrozenEstimator keeps the model as is.
+    fitted = fitted.estimator if type(fitted).__name__ == "FrozenEstimator" else fitted
+    model_where = f"{where} model"
+    name = _registry.name_of(fitted)
+    if name == _registry.PIPELINE:
+        entry["model"] = _describe_pipeline(fitted, arrays, networks, where=model_where,
+                                            embedded=True)
+    elif name in _FINAL_STEPS:
+        entry["model"] = _FINAL_STEPS[name](fitted, model_where, arrays, networks)
+    else:
+        raise TypeError(
+            f"{model_where} is a {type(fitted).__module__}.{type(fitted).__qualname__}; "
+            "ferkit.save stores a FaceEmbedder over a shipped model's name, or over a "
+            "FacialExpressionClassifier, VotingClassifier of them or Pipeline ending in one."
+        )
+    return entry
+
+
+#: A fitted FaceEmbedder's attributes besides ``model_``, which ferkit.load rebuilds.
+_EMBEDDER_STATE = ("n_features_in_", "n_features_out_")
 
 
 def _describe_transformer(step, name: str, where: str, arrays: dict) -> dict:
     params = _fitted_params(step, where)
     encoded_params = _encode_params(params, where, arrays)
-    state = _registry.fitted_state(step, params)
     return {
         "class": name,
         "params": encoded_params,
-        "state": {key: _codec.encode(value, where=f"{where} fitted attribute {key!r}",
-                                     arrays=arrays)
-                  for key, value in state.items()},
+        "state": _encode_state(_registry.fitted_state(step, params), where, arrays),
     }
+
+
+def _encode_state(state: dict, where: str, arrays: dict) -> dict:
+    return {key: _codec.encode(value, where=f"{where} fitted attribute {key!r}", arrays=arrays)
+            for key, value in state.items()}
 
 
 def _fitted_params(estimator, where: str) -> dict:
@@ -299,15 +377,18 @@ def _encode_params(params: dict, where: str, arrays: dict) -> dict:
             for key, value in params.items()}
 
 
-def _unsupported_step(step, where: str) -> TypeError:
+def _unsupported_step(step, where: str, *, embedded: bool) -> TypeError:
     cls = type(step)
     full = f"{cls.__module__}.{cls.__qualname__}"
     holds_code = [k for k, v in _safe_params(step).items() if callable(v)]
     reason = (f"it holds Python code (parameter(s) {holds_code}), and a ferkit model file "
               "holds data only" if holds_code else "it is not a class ferkit can store safely")
+    supported = _registry.TRANSFORMERS | {_registry.CLASSIFIER, _registry.VOTING}
+    if not embedded:
+        supported |= {_registry.EMBEDDER, *_registry.LINEAR}
     return TypeError(
         f"{where} is a {full}, which ferkit.save cannot store: {reason}. Supported step "
-        f"classes: {sorted(_registry.TRANSFORMERS | {_registry.CLASSIFIER})}."
+        f"classes: {sorted(supported)}."
     )
 
 
@@ -319,7 +400,20 @@ def _safe_params(step) -> dict:
 
 
 def _summary(estimator, networks: list) -> dict:
-    """Human-facing facts about the model: classes, input, training outcome of each network."""
+    """Human-facing facts about the model: classes, input, training outcome of each network.
+
+    Empty for a model that classifies nothing (a pipeline of transformers)."""
+    # A pipeline's classes_ is its last step's: absent when that is a transformer.
+    classifies = hasattr(estimator, "classes_")
+    if not networks and not classifies:
+        return {}
+    summary = {}
+    if classifies:
+        summary["classes"] = _codec.encode(np.asarray(estimator.classes_).tolist(),
+                                           where="classes_", arrays={})
+    if networks:
+        summary["input_shape"] = list(networks[0].image_shape_)
+    summary["n_features_in"] = _n_features_in(estimator)
     trained = []
     for clf in networks:
         history = clf.history_
@@ -330,15 +424,9 @@ def _summary(estimator, networks: list) -> dict:
                 where="history_", arrays={},
             ),
         })
-    summary = {
-        "classes": _codec.encode(np.asarray(estimator.classes_).tolist(), where="classes_",
-                                 arrays={}),
-        "input_shape": list(networks[0].image_shape_),
-        "n_features_in": _n_features_in(estimator),
-    }
     if len(trained) == 1:
         summary.update(trained[0])
-    else:
+    elif trained:
         summary["networks"] = trained
     return summary
 
