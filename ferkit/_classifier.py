@@ -42,7 +42,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ferkit import _inference, _training, _transfer
 from ferkit._compat import as_classifier_tags, preserve_op_determinism
 from ferkit._network import build_cnn
-from ferkit._target_encoder import OneHotTargetEncoder
+from ferkit._target_encoder import OneHotTargetEncoder, check_one_kind
 from ferkit._validation import as_images, validate_images
 
 _PARAMETER_CONSTRAINTS: dict = {
@@ -513,6 +513,7 @@ def _as_1d_labels(y):
     if y is None:
         return None
     y = np.asarray(y)
+    check_one_kind(y)  # before scikit-learn sorts them, which fails inside NumPy
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected; it is flattened.",

@@ -11,6 +11,27 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.multiclass import type_of_target
 
 
+def check_one_kind(y) -> None:
+    """Refuse labels that mix names and numbers, which NumPy cannot sort.
+
+    Raises
+    ------
+    TypeError
+        If ``y`` (an object array, or a list NumPy makes one of) holds strings beside
+        numbers or other objects; the message names ``y`` and the types found.
+    """
+    y = np.asarray(y)
+    if y.dtype != object:
+        return  # a NumPy string or number dtype holds one kind by construction
+    kinds = {type(v) for v in y.ravel().tolist()}
+    if len({issubclass(kind, str) for kind in kinds}) > 1:
+        raise TypeError(
+            f"y mixes labels of types {sorted(kind.__name__ for kind in kinds)}; "
+            "FacialExpressionClassifier needs labels of one kind: emotion names ('happy') or "
+            "integer codes (0-6), not both."
+        )
+
+
 class OneHotTargetEncoder(TransformerMixin, BaseEstimator):
     """Labels <-> one-hot rows, for a softmax network trained with categorical cross-entropy.
 
@@ -28,7 +49,9 @@ class OneHotTargetEncoder(TransformerMixin, BaseEstimator):
                 f"Unknown label type: {target_type!r}. FacialExpressionClassifier needs one "
                 "class label per sample: emotion names ('happy') or integer codes (0-6)."
             )
-        self.classes_ = np.unique(y if self.classes is None else self.classes)
+        labels = y if self.classes is None else self.classes
+        check_one_kind(labels)
+        self.classes_ = np.unique(labels)
         if self.classes_.size < 2:
             raise ValueError(
                 "FacialExpressionClassifier needs at least 2 classes to train, but y holds one "

@@ -1750,3 +1750,73 @@ def test_tuning_study_accepts_its_own_search(tuning_study):
 
     Case("tuning")(lambda: search(url, before + 1).fit(X, y), expect="result", check=check,
                    what="rejoin the study with the same search")
+
+
+# -- parameters checked at the entry points, no bare errors from below (issue #21, class 7) ---
+
+#: Numbers that are no margin: beyond any use, infinite or not a number.
+ABSURD_MARGINS = [float("inf"), 1e308, float("nan"), -float("inf"), 1e6]
+
+
+@pytest.mark.parametrize("margin", ABSURD_MARGINS, ids=repr)
+def test_absurd_margins_are_refused_by_name(pipe, margin):
+    """predict_image and FaceCropper name ``margin`` (an OverflowError from deep in the crop,
+    or every photo reported unreadable, before)."""
+    from skimage.data import astronaut
+
+    from ferkit import predict_image
+    from ferkit.preprocessing import FaceCropper
+
+    image = astronaut()[::4, ::4]
+    for what, call in [("predict_image", lambda: predict_image(pipe, image, margin=margin)),
+                       ("FaceCropper", lambda: FaceCropper(margin=margin).fit_transform([image]))]:
+        out = Case("faces")(call, expect="error", what=f"{what}(margin={margin!r})")
+        assert "margin" in str(out), str(out)
+
+
+@pytest.mark.parametrize("option", [{"step_ratio": float("inf")}, {"step_ratio": 1e308},
+                                    {"scale_factor": float("inf")}, {"max_side": 10**30},
+                                    {"min_size": 2**40}, {"min_neighbors": 10**20}], ids=str)
+def test_absurd_detector_options_are_refused_by_name(option):
+    """Infinite or enormous detector options are refused, naming the option (an infinite
+    step_ratio hung scikit-image's window loop before)."""
+    from skimage.data import astronaut
+
+    from ferkit import detect_faces
+
+    image = astronaut()[::4, ::4]
+    out = Case("faces")(lambda: detect_faces(image, **option), expect="error",
+                        what=f"detect_faces(**{option})")
+    assert next(iter(option)) in str(out), str(out)
+
+
+@pytest.mark.parametrize("labels", [["happy", 3], [0, "sad"], ["happy", 1.5]], ids=str)
+def test_labels_mixing_names_and_codes_are_refused_at_fit(tiny_params, sample3, labels):
+    """NumPy cannot order names against numbers: a clear TypeError naming y, not NumPy's."""
+    from ferkit import FacialExpressionClassifier
+
+    y = np.array(labels * 10, dtype=object)
+    clf = FacialExpressionClassifier(**{**tiny_params, "epochs": 1})
+    out = Case("estimator")(lambda: clf.fit(sample3.data[:20] / 255.0, y), expect="error",
+                            what=f"fit(y mixing {labels})")
+    assert "y" in str(out) and "names" in str(out), str(out)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_truncated_zip_is_reported_as_a_damaged_archive(workdir, keep):
+    """A zip cut short (a failed download) is named a damaged archive, not 'not FER2013'."""
+    from ferkit.datasets import load_fer2013
+
+    base = _fresh_dir(workdir)
+    whole = base / "whole.zip"
+    with zipfile.ZipFile(whole, "w") as archive:
+        for usage in ("train", "test"):
+            for emotion in ("happy", "sad"):
+                for i in range(3):
+                    archive.writestr(f"{usage}/{emotion}/{i}.png", _png())
+    data = whole.read_bytes()
+    cut = base / "fer2013.zip"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    out = Case("loaders")(lambda: load_fer2013(cut), expect="error",
+                          what=f"load_fer2013(zip cut to {keep:.0%})")
+    assert "truncated zip" in str(out) and "fer2013.zip" in str(out), str(out)

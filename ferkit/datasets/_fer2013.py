@@ -295,6 +295,13 @@ def _sniff(path: Path, source: str) -> tuple[str, frozenset | None]:
         )
     if zipfile.is_zipfile(path):
         return "zip", None
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
+        # A zip's index sits at its end: a cut-short copy starts like a zip but has none.
+        raise ValueError(
+            f"'{source}' is a damaged or truncated zip archive: it starts like one, but its "
+            "central directory (at the end of the file) is missing or unreadable. Copy or "
+            "download it again."
+        )
     if head[:2] == b"\x1f\x8b" or head[257:262] == b"ustar":
         raise ValueError(
             f"'{source}' is a gzip or tar archive (such as the original fer2013.tar.gz); "

@@ -10,6 +10,11 @@ import numpy as np
 
 from ferkit.faces._io import resize, to_gray
 
+#: Largest ``margin``: the crop is a square (1 + 2 * margin) times the face's side, padded
+#: where it leaves the photo, so its size (and memory) grows with the square of the margin;
+#: 5 frames a face in eleven times its width, far more than any use needs.
+MAX_MARGIN = 5.0
+
 
 def crop_faces(image, detector, *, margin: float, size: tuple[int, int], name: str,
                limit: int | None = None):

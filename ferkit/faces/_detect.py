@@ -95,6 +95,11 @@ def _group_windows(windows: np.ndarray, *, min_neighbors: int, overlap: float = 
     return faces[keep]
 
 
+#: Largest size option (scikit-image's C code takes 32-bit ints) and largest ratio option.
+_MAX_INT = 2**31 - 1
+_MAX_RATIO = 1000.0
+
+
 def _check_detector_params(params: dict) -> dict:
     """Validate keyword options of :func:`detect_faces`; returns them with defaults filled."""
     unknown = set(params) - set(DETECTOR_DEFAULTS)
@@ -111,10 +116,16 @@ def _check_detector_params(params: dict) -> dict:
             continue
         if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
             raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+        # scikit-image hands sizes to C code as 32-bit ints.
+        if value > _MAX_INT:
+            raise ValueError(f"{name} must be an int <= {_MAX_INT}; got {value!r}.")
     for name, low in (("scale_factor", 1.0), ("step_ratio", 1.0)):
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, Real) or not value >= low:
             raise ValueError(f"{name} must be a number >= {low:g}; got {value!r}.")
+        # An infinite (or near-infinite) step sends scikit-image's window loop spinning.
+        if not value <= _MAX_RATIO:
+            raise ValueError(f"{name} must be a number <= {_MAX_RATIO:g}; got {value!r}.")
     if options["scale_factor"] == 1:
         raise ValueError("scale_factor must be greater than 1; got 1.")
     return options

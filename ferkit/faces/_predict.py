@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ferkit._validation import already_validated
-from ferkit.faces._crop import crop_faces
+from ferkit.faces._crop import MAX_MARGIN, crop_faces
 from ferkit.faces._detect import BOX_COLUMNS, LBPCascadeDetector, boxes_frame
 from ferkit.faces._io import _source_name
 
@@ -45,6 +48,12 @@ def _check_model(model) -> np.ndarray:
     return np.asarray(classes)
 
 
+@validate_params(
+    {"model": "no_validation", "image": "no_validation",
+     "margin": [Interval(Real, 0, MAX_MARGIN, closed="both")],
+     "detector_params": [dict, None]},
+    prefer_skip_nested_validation=False,
+)
 def predict_image(model, image, *, margin: float = 0.1, detector_params: dict | None = None):
     """Detect every face in a photo and predict its emotion.
 
@@ -62,7 +71,7 @@ def predict_image(model, image, *, margin: float = 0.1, detector_params: dict | 
         :func:`ferkit.faces.to_gray`).
     margin : float, default=0.1
         Border added around each detected face before it is resized, as a fraction of the
-        face's side (see :class:`~ferkit.preprocessing.FaceCropper`).
+        face's side (see :class:`~ferkit.preprocessing.FaceCropper`), from 0 to 5.
     detector_params : dict or None, default=None
         Options of :func:`ferkit.detect_faces` (``min_neighbors``, ``max_side``...).
 

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ferkit.faces._crop import center_crop, crop_faces
+from ferkit.faces._crop import MAX_MARGIN, center_crop, crop_faces
 from ferkit.faces._detect import LBPCascadeDetector
 
 
@@ -58,7 +58,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     margin : float, default=0.1
         Border added on every side of the detected box, as a fraction of its side. 0.1
         frames faces the way FER2013's are (the detector's box covers about 40 of their 48
-        pixels).
+        pixels). At most 5.
     size : tuple of int, default=(48, 48)
         ``(height, width)`` of the crops.
     on_missing : {"raise", "center", "nan"}, default="raise"
@@ -103,7 +103,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "margin": [Interval(Real, 0, None, closed="left")],
+        "margin": [Interval(Real, 0, MAX_MARGIN, closed="both")],
         "size": [tuple, list],
         "on_missing": [StrOptions({"raise", "center", "nan"})],
         "flatten": ["boolean"],
