@@ -106,7 +106,7 @@ def fer_split(usage: str, *, quick: bool = False):
     faces = load_sample()
     why = "quick mode" if quick else f"{ARCHIVE} not found"
     return (faces.images, np.asarray(faces.target, dtype=object),
-            f"the embedded 700-face sample ({why})")
+            f"the embedded {len(faces.target)}-face sample ({why})")
 
 
 def as_network_input(images: np.ndarray) -> np.ndarray:

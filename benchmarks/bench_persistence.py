@@ -1,7 +1,7 @@
 """Model files: ``ferkit.save`` / ``ferkit.load`` against pickle, for the default network.
 
 The model is the default pipeline (``make_fer_pipeline()``: three convolution blocks,
-dense 256 and 128, seven emotions) trained for one epoch on the embedded 700-face sample;
+dense 256 and 128, seven emotions) trained for one epoch on the embedded 656-face sample;
 training length does not change file sizes or timings. Candidates, timed round-robin against
 the baseline (``pickle.dump`` / ``pickle.load`` of the fitted pipeline to a file, which goes
 through scikeras' own Keras archive):
@@ -106,7 +106,7 @@ def main(argv=None) -> None:
     print(table)
     body = (
         f"Default pipeline (`make_fer_pipeline()`, 7 emotions), medians of {repeats} "
-        f"interleaved rounds; {load_note()}. Probabilities compared on the 700-face sample.\n\n"
+        f"interleaved rounds; {load_note()}. Probabilities compared on the 656-face sample.\n\n"
         f"{table}\n"
     )
     command = "python benchmarks/bench_persistence.py" + (" --quick" if args.quick else "")

@@ -48,7 +48,7 @@ def get_model(path: str | None):
         params = dict(filters=(4, 8), dense_units=(8,), epochs=2) if FAST else dict(epochs=15)
         model = ferkit.make_fer_pipeline(random_state=0, **params)
         model.fit(faces.data, faces.target)
-        return model, "trained here on the 700-face sample (pretrained model not installed)"
+        return model, "trained here on the 656-face sample (pretrained model not installed)"
 
 
 def main(argv=None) -> None:

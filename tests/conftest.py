@@ -33,7 +33,7 @@ def tiny_params():
 
 @pytest.fixture(scope="session")
 def sample():
-    """The embedded FER2013 sample (700 faces)."""
+    """The embedded FER2013 sample (656 PublicTest faces)."""
     from ferkit.datasets import load_sample
 
     return load_sample()

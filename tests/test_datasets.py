@@ -657,12 +657,18 @@ def test_load_sample_is_the_documented_bunch():
 
     faces = load_sample()
     assert isinstance(faces, Bunch)
-    assert faces.data.shape == (700, 2304) and faces.data.dtype == np.uint8
-    assert faces.images.shape == (700, 48, 48) and faces.images.dtype == np.uint8
-    np.testing.assert_array_equal(faces.images.reshape(700, -1), faces.data)
+    assert faces.data.shape == (656, 2304) and faces.data.dtype == np.uint8
+    assert faces.images.shape == (656, 48, 48) and faces.images.dtype == np.uint8
+    np.testing.assert_array_equal(faces.images.reshape(656, -1), faces.data)
     assert sorted(faces.target_names) == sorted(EMOTIONS)
     names, counts = np.unique(faces.target, return_counts=True)
-    assert sorted(names) == sorted(EMOTIONS) and set(counts) == {100}  # 100 per emotion
+    # 100 per emotion; PublicTest, where the sample comes from, has only 56 disgust faces.
+    assert sorted(names) == sorted(EMOTIONS)
+    assert dict(zip(names, counts, strict=True)) == {e: 56 if e == "disgust" else 100
+                                                     for e in EMOTIONS}
+    # No shipped network was trained on these faces.
+    assert set(faces.usage) == {"PublicTest"}
+    assert all(m.startswith("test/") for m in faces.member)
     assert "FER2013" in faces.DESCR
     three = load_sample(emotions=("angry", "happy", "sad"))
     assert set(three.target) == {"angry", "happy", "sad"} and len(three.target) == 300

@@ -76,8 +76,9 @@ def run(args) -> int:
             X, y = X[usage == "PublicTest"], y[usage == "PublicTest"]
             _common.say(f"Using the PublicTest split: {len(y)} faces")
     if args.sample and args.pretrained:
-        _common.warn("evaluate", "the shipped sample comes from FER2013's Training split, "
-                     "which the pretrained models were trained on: expect optimistic scores")
+        _common.warn("evaluate", "the shipped sample comes from FER2013's PublicTest split, "
+                     "which chose the pretrained models' epochs: expect slightly optimistic "
+                     "scores")
     where = args.pretrained or args.model
     _common.write_results(
         model, X, y, out, faces=args.faces, save_model=False, overwrite=args.overwrite,

@@ -57,7 +57,7 @@ def run(args) -> int:
     sample = root.joinpath("datasets", "data", "fer2013_sample.npz")
     if sample.is_file():
         print(f"shipped sample: {sample} ({_size(sample)}; ferkit.datasets.load_sample(), "
-              "700 faces, 100 per emotion)")
+              "656 PublicTest faces, 100 per emotion, 56 disgust)")
     else:
         print(f"shipped sample: missing (expected at {sample})")
     folder = root.joinpath("pretrained")
