@@ -1297,8 +1297,8 @@ def test_save_to_a_dangling_symlink_is_refused(workdir):
     link = base / "current"
     link.symlink_to(base / "nowhere", target_is_directory=True)
     for overwrite in (False, True):
-        out = Case("persistence")(lambda: ferkit.save(_plain_model(1.0), link,
-                                                      overwrite=overwrite),
+        out = Case("persistence")(lambda overwrite=overwrite: ferkit.save(
+                                      _plain_model(1.0), link, overwrite=overwrite),
                                   expect="error", what=f"save(dangling symlink, {overwrite})")
         assert "current" in str(out)
     assert _entries(base) == ["current"] and link.is_symlink()
