@@ -1820,3 +1820,39 @@ def test_truncated_zip_is_reported_as_a_damaged_archive(workdir, keep):
     out = Case("loaders")(lambda: load_fer2013(cut), expect="error",
                           what=f"load_fer2013(zip cut to {keep:.0%})")
     assert "truncated zip" in str(out) and "fer2013.zip" in str(out), str(out)
+
+
+# -- the command line's own output is clean of TensorFlow's start-up lines (issue #21, 9) ----
+
+#: TensorFlow's C++ start-up lines (oneDNN and CPU-feature notices, absl's logging warning).
+_TF_NOISE = re.compile(r"oneDNN custom operations|absl::InitializeLog|cpu_feature_guard|"
+                       r"rebuild TensorFlow|^[IW]\d{4} ", re.MULTILINE)
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_cli_stderr_is_free_of_tensorflow_startup_lines(saved_model, workdir, debug):
+    """Run as a person runs it (a fresh process, no TF_CPP_MIN_LOG_LEVEL in the shell): the
+    command's own messages only, unless --debug asks for everything."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    base = _fresh_dir(workdir)
+    Image.new("L", (64, 64), 90).save(base / "photo.png")
+    argv = ["predict", str(base / "photo.png"), str(base / "nope.png"), "--model",
+            str(saved_model), *(["--debug"] if debug else [])]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; from ferkit.cli import main; sys.exit(main())",
+         *argv], capture_output=True, text=True, timeout=300, env=env)
+    own = [line for line in proc.stderr.splitlines() if line.startswith("ferkit predict:")]
+    noise = _TF_NOISE.findall(proc.stderr)
+    ok = proc.returncode == 2 and any("nope.png" in line for line in own) and (
+        debug or not noise)
+    if not debug:
+        TALLY["cli", "clear error" if ok else "failed"] += 1
+    # Without --debug: nothing but the command's own lines. With it, nothing is hidden.
+    assert ok, (proc.returncode, proc.stderr[-1500:])
+    if not debug:
+        assert proc.stderr.splitlines() == own, proc.stderr

@@ -11,9 +11,12 @@ traceback); 1 anything else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
+import re
 import sys
+import threading
 import traceback
 
 _SUBCOMMANDS = ("demo", "train", "evaluate", "predict", "tune", "info")
@@ -79,12 +82,17 @@ def main(argv=None) -> int:
     # TensorFlow's C++ log lines (such as the graph notices it prints while training) bury
     # the output a person wants to read; --debug keeps its warnings and errors. Python
     # exceptions are reported either way. Set before TensorFlow is imported (parsing does
-    # not import it). The oneDNN notice TensorFlow prints as it loads ignores a level set
-    # from inside the process: only TF_CPP_MIN_LOG_LEVEL=3 in the shell hides it.
+    # not import it).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if args.debug else "3")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    quiet = contextlib.nullcontext() if args.debug else _without_native_noise()
+    with quiet:
+        return _run(args)
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -102,6 +110,57 @@ def main(argv=None) -> int:
         message = str(exc).splitlines()[0] if str(exc) else ""
         print(f"ferkit {args.command}: failed: {type(exc).__name__}: {message}", file=sys.stderr)
         return 1
+
+
+#: Lines TensorFlow's C++ side writes to the process's stderr as it loads, whatever
+#: TF_CPP_MIN_LOG_LEVEL says (measured with TensorFlow 2.21: the oneDNN and CPU-feature
+#: notices, and absl's warning about logging before its initialisation): absl-format INFO
+#: and WARNING lines, and the continuation line of the CPU-feature notice.
+_NATIVE_NOISE = re.compile(
+    rb"^(?:[IW]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] "
+    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    rb"|To enable the following instructions: .* rebuild TensorFlow)"
+)
+
+
+@contextlib.contextmanager
+def _without_native_noise():
+    """Drop TensorFlow's start-up log lines from file descriptor 2 while a command runs.
+
+    They are written by C++ code straight to the descriptor, so neither ``sys.stderr`` nor
+    Python's logging sees them: the descriptor is pointed at a pipe for the command's
+    duration, and a thread passes every other line on to the real stderr, in order.
+    """
+    try:
+        sys.stderr.flush()
+        real = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+    except OSError:  # pragma: no cover - no descriptor 2 (a detached process): nothing to hide
+        yield
+        return
+    thread = threading.Thread(target=_pass_on, args=(read_end, real), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(real, 2)  # closes the pipe's last write end: the thread reads to its end
+        thread.join(timeout=10)
+        os.close(real)
+
+
+def _pass_on(read_end: int, real: int) -> None:
+    pending = b""
+    with os.fdopen(read_end, "rb", buffering=0) as pipe:
+        while chunk := pipe.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = b"".join(line + b"\n" for line in lines if not _NATIVE_NOISE.match(line))
+            if kept:
+                os.write(real, kept)
+    if pending and not _NATIVE_NOISE.match(pending):
+        os.write(real, pending)
 
 
 if __name__ == "__main__":  # pragma: no cover
