@@ -160,16 +160,17 @@ class FaceEmbedder(TransformerMixin, BaseEstimator):
         self : FaceEmbedder
         """
         self._validate_params()
-        self._use_model(_load_model(self.model))
+        self._attach_model()
         self.transform(X)  # the data must be faces this model takes
         return self
 
-    def _use_model(self, model):
-        """Set ``model_`` and the feature counts it gives; ``ferkit.load`` restores a saved
-        embedder through this too, so both agree on what the model implies."""
-        self.model_ = model
-        _, networks = _split_model(model)
-        self.n_features_in_ = getattr(model, "n_features_in_", networks[0][1].n_features_in_)
+    def _attach_model(self):
+        """Load ``model`` into ``model_`` and set the feature counts it gives; ``ferkit.load``
+        restores a saved embedder through this too, so both agree on what a model implies."""
+        self.model_ = _load_model(self.model)
+        _, networks = _split_model(self.model_)
+        self.n_features_in_ = getattr(self.model_, "n_features_in_",
+                                      networks[0][1].n_features_in_)
         self.n_features_out_ = len(self.get_feature_names_out())
 
     def _layers(self):

@@ -179,6 +179,20 @@ def verify_file(folder: Path, manifest: dict, name: str) -> Path:
     return path
 
 
+def _shipped_folder():
+    from importlib import resources
+
+    return resources.files("ferkit").joinpath("pretrained")
+
+
+def shipped_models() -> list[str]:
+    """Names of the models shipped in this installation: the folders of ``ferkit/pretrained``
+    holding a manifest. A name from a file is looked up in this list, never joined to a path.
+    """
+    return sorted(entry.name for entry in _shipped_folder().iterdir()
+                  if entry.joinpath(MANIFEST_FILE).is_file())
+
+
 def shipped_checksum(name: str) -> str:
     """SHA-256 over the checksums of the files of the model ferkit ships as ``name``.
 
@@ -186,9 +200,9 @@ def shipped_checksum(name: str) -> str:
     it learnt that model's features, so a ferkit shipping other files under the name is told
     apart on load. It changes exactly when a file of the shipped model does.
     """
-    from importlib import resources
-
-    shipped = resources.files("ferkit").joinpath("pretrained", name, MANIFEST_FILE)
+    if name not in shipped_models():
+        raise ValueError(f"ferkit ships no model {name!r}; it ships {shipped_models()}.")
+    shipped = _shipped_folder().joinpath(name, MANIFEST_FILE)
     manifest = json.loads(shipped.read_text(encoding="utf-8"))  # ferkit's own file
     digests = {file: entry["sha256"] for file, entry in sorted(manifest["files"].items())}
     return hashlib.sha256(json.dumps(digests).encode()).hexdigest()

@@ -316,14 +316,17 @@ class _Reader:
                 )
             spec = entry["model"]
             model_where = f"{where}.model"
-            model = (self.pipeline(spec, model_where) if spec["class"] == _registry.PIPELINE
-                     else self.final_step(spec, model_where))
-            params["model"] = model = FrozenEstimator(model)
+            params["model"] = FrozenEstimator(
+                self.pipeline(spec, model_where) if spec["class"] == _registry.PIPELINE
+                else self.final_step(spec, model_where)
+            )
         else:
-            model = self.shipped(entry, params.get("model"), where)
+            self.check_shipped(entry, params.get("model"), where)
         embedder = self.validated(cls(**params), where)
         try:
-            embedder._use_model(model)
+            # As fit does: a shipped name is loaded from this installation, a frozen model
+            # is used as it is.
+            embedder._attach_model()
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{self.file}: {where} cannot be rebuilt: {exc}") from exc
         restored = {key: getattr(embedder, key) for key in ("n_features_in_", "n_features_out_")}
@@ -334,17 +337,15 @@ class _Reader:
             )
         return embedder
 
-    def shipped(self, entry: dict, name, where: str):
-        """The shipped model a FaceEmbedder names, if it is the one it was saved with."""
-        from ferkit import _pretrained
-
-        if not isinstance(name, str) or name not in _pretrained.PRETRAINED:
+    def check_shipped(self, entry: dict, name, where: str) -> None:
+        """The shipped model a FaceEmbedder names must be the one it was saved with."""
+        shipped = _format.shipped_models()
+        if not isinstance(name, str) or name not in shipped:
             raise ValueError(
                 f"{self.file}: {where}.params.model is {_codec.short_repr(name)}, which is not "
-                f"a model ferkit ships ({sorted(_pretrained.PRETRAINED)}); a FaceEmbedder over "
-                "any other model is saved with that model's files."
+                f"a model ferkit ships ({shipped}); a FaceEmbedder over any other model is "
+                "saved with that model's files."
             )
-        model = _pretrained.load_pretrained(name)
         recorded = entry.get("pretrained")
         if not (isinstance(recorded, dict)
                 and recorded.get("checksum") == _format.shipped_checksum(name)):
@@ -354,7 +355,6 @@ class _Reader:
                 "read other features. Load it with the ferkit version that saved it, or fit "
                 "the pipeline again."
             )
-        return model
 
     def transformer(self, entry: dict, where: str):
         cls = _registry.resolve(entry.get("class"), file=self.file)

@@ -9,7 +9,6 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ferkit import _pretrained
 from ferkit.persistence import _atomic, _codec, _format, _keras_io, _linear, _registry
 
 
@@ -321,7 +320,7 @@ def _describe_embedder(embedder, where: str, arrays: dict, networks: list) -> di
         "state": _encode_state({key: getattr(embedder, key) for key in _EMBEDDER_STATE},
                                where, arrays),
     }
-    if isinstance(model, str) and model in _pretrained.PRETRAINED:
+    if isinstance(model, str) and model in _format.shipped_models():
         entry["params"]["model"] = model
         entry["pretrained"] = {"checksum": _format.shipped_checksum(model)}
         return entry
