@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,8 +87,12 @@ def test_demo_prints_the_report_and_writes_model_and_plots(demo):
     assert f"Results will be written to {out}/" in stdout
     assert "epoch 1/1" in stdout and "loss" in stdout
     assert "accuracy" in stdout and "precision" in stdout
+    # The face-feature model is written where this ferkit can save it, else a note says so.
+    saved = "Wrote the face-feature model to" in stdout
+    assert saved or "embedding-model/ not written" in stdout
     assert {p.name for p in out.iterdir()} == {
-        "model", "report.txt", "report.csv", *(f"{name}.png" for name in FIGURES)
+        "model", "report.txt", "report.csv", *(f"{name}.png" for name in FIGURES),
+        *(["embedding-model"] if saved else []),
     }
     # The model written is the one reported on: reload it, rebuild the demo's hold-out and
     # compare its report with the CSV.
@@ -106,8 +111,20 @@ def test_demo_prints_the_report_and_writes_model_and_plots(demo):
     np.testing.assert_allclose(written[["precision", "recall", "f1-score"]],
                                expected[["precision", "recall", "f1-score"]])
     accuracy = ferkit.report(model, X_test, y_test).accuracy
-    assert f"accuracy {accuracy:.3f}" in stdout
+    assert f"Network trained from scratch, on a stratified hold-out of 20% (60 faces): " \
+           f"accuracy {accuracy:.3f}" in stdout
     assert (out / "report.txt").read_text().count("precision") == 1
+    # Both models' accuracies are printed, then side by side.
+    embedding = re.search(r'FaceEmbedder\("fer2013-7"\) \+ LogisticRegression, on a stratified '
+                          r"hold-out of 20% \(60 faces\): accuracy (\d\.\d{3}), macro-F1", stdout)
+    assert embedding, stdout
+    if saved:
+        reloaded = ferkit.load(out / "embedding-model")
+        assert embedding[1] == f"{ferkit.report(reloaded, X_test, y_test).accuracy:.3f}"
+    table = stdout[stdout.index("Side by side"):].splitlines()
+    assert re.match(rf"\s+network from scratch\s+{accuracy:.3f}\s", table[2])
+    assert re.match(rf'\s+FaceEmbedder\("fer2013-7"\) \+ LogisticRegression\s+{embedding[1]}\s',
+                    table[3])
 
 
 def test_an_out_folder_with_a_model_needs_overwrite(demo):
@@ -155,6 +172,51 @@ def test_train_and_evaluate_a_csv_with_fer2013_splits(fer2013_csv, tmp_path):
     assert status == 2 and "already holds a report" in stderr
 
 
+def test_train_from_a_shipped_model_fits_on_its_face_features(fer2013_csv, tmp_path):
+    out = tmp_path / "from"
+    status, stdout, stderr = run_cli("train", fer2013_csv, "--from", "fer2013-3",
+                                     "--param", "C=0.1", "--out", out)
+    assert status == 0, stderr
+    assert "Fitting a logistic regression on fer2013-3's face features of 240 faces" in stdout
+    assert "epoch" not in stdout  # no network trained
+    line = re.search(r"Report on FER2013's PublicTest split \(60 faces\): accuracy (\d\.\d{3})",
+                     stdout)
+    assert line, stdout
+    written = pd.read_csv(out / "report.csv", index_col="emotion")
+    assert written["support"].tolist() == [20, 20, 20]
+    assert not (out / "learning_curves.png").exists()  # a logistic regression has no epochs
+    assert (out / "confusion_matrix.png").is_file()
+    if not (out / "model").exists():
+        assert "model/ not written" in stdout
+        return
+    model = ferkit.load(out / "model")
+    assert model.named_steps["clf"].C == 0.1
+    assert model.named_steps["embed"].model == "fer2013-3"
+    from ferkit.datasets import load_fer2013
+
+    test = load_fer2013(fer2013_csv, usage="PublicTest")
+    assert line[1] == f"{model.score(test.data, test.target):.3f}"
+
+
+def test_train_fine_tunes_a_shipped_model_where_the_classifier_can(fer2013_csv, tmp_path):
+    import inspect
+
+    can = "weights" in inspect.signature(ferkit.FacialExpressionClassifier).parameters
+    out = tmp_path / "fine"
+    status, stdout, stderr = run_cli("train", fer2013_csv, "--from", "fer2013-3",
+                                     "--fine-tune", "--epochs", "1", "--param",
+                                     "batch_size=64", "--out", out)
+    if not can:
+        assert status == 2 and "cannot fine-tune" in stderr
+        assert not (out / "model").exists()
+        return
+    assert status == 0, stderr
+    assert "epoch 1/1" in stdout and "Report on FER2013's PublicTest split" in stdout
+    assert "face features" not in stdout
+    model = ferkit.load(out / "model")
+    assert model.named_steps["clf"].weights == "fer2013-3"
+
+
 def test_evaluate_a_pretrained_model_on_the_sample(tmp_path):
     if "fer2013-3" not in ferkit.available_pretrained():
         pytest.skip("the pretrained model fer2013-3 is not installed yet")
@@ -162,7 +224,7 @@ def test_evaluate_a_pretrained_model_on_the_sample(tmp_path):
                                      "--out", tmp_path)
     assert status == 0, stderr
     assert "300 faces" in stdout  # only the emotions the model knows
-    assert "optimistic" in stderr  # the sample is from the split it was trained on
+    assert "optimistic" in stderr  # PublicTest chose the model's epochs
 
 
 @pytest.mark.parametrize(
@@ -178,6 +240,14 @@ def test_evaluate_a_pretrained_model_on_the_sample(tmp_path):
         (["train", "--sample", "--usage", "Training"], "--usage applies to DATA"),
         (["train", "garbage.csv"], "garbage.csv"),
         (["evaluate", "--sample", "--model", "no-model-here"], "no-model-here"),
+        (["train", "--sample", "--fine-tune"], "--fine-tune needs --from MODEL"),
+        (["train", "--sample", "--from", "no-model-here"], "--from no-model-here: neither"),
+        (["train", "--sample", "--from", "fer2013-3", "--epochs", "3"],
+         "--epochs applies to networks"),
+        (["train", "--sample", "--from", "fer2013-3", "--preset", "plain"],
+         "--preset applies to networks"),
+        (["train", "--sample", "--from", "fer2013-3", "--param", "dropout=0.5"],
+         "Invalid parameter 'dropout'"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, message, tmp_path, monkeypatch):
