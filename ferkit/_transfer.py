@@ -35,7 +35,6 @@ def source_network(weights):
     from sklearn.ensemble import VotingClassifier
     from sklearn.pipeline import Pipeline
 
-    from ferkit._classifier import FacialExpressionClassifier
     from ferkit._pretrained import PRETRAINED
 
     if isinstance(weights, str) and weights in PRETRAINED:
@@ -53,7 +52,9 @@ def source_network(weights):
         model = model.steps[-1][1]
     if isinstance(model, VotingClassifier):
         model = model.estimators_[0]
-    if not isinstance(model, FacialExpressionClassifier):
+    # What a fitted ferkit network has (checked by attributes: this module is imported by
+    # the classifier's, not the other way round).
+    if not all(hasattr(model, name) for name in ("model_", "image_shape_", *ARCHITECTURE)):
         raise ValueError(
             f"weights {weights!r} holds a {type(model).__name__}, not a ferkit network to "
             "start from."
