@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -568,3 +569,37 @@ def test_declared_weight_shapes_match_keras_for_every_allowed_layer():
             tuple(v.shape) for v in network.weights]
     assert _keras_io.ALLOWED_LAYERS <= used
     assert not global_state.get_global_attribute("uninitialized_variables")
+
+
+def _crafted_npz(tmp_path: Path, *, declared: tuple, compressed: bool) -> bytes:
+    """An arrays.npz whose one member declares ``declared`` float64s but holds 8 bytes."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": declared})
+    out = io.BytesIO()
+    method = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with zipfile.ZipFile(out, "w", compression=method) as archive:
+        archive.writestr("a0.npy", header.getvalue() + b"\0" * 8)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("declared, compressed, message", [
+    ((10**12,), False, r"declares 8000000000000 bytes of array data but holds"),
+    ((10**6, 10**6), False, r"declares 8000000000000 bytes"),
+    ((1,), True, r"is compressed; ferkit writes its arrays uncompressed"),
+])
+def test_arrays_larger_than_the_file_are_refused_before_allocation(
+        saved, tmp_path, declared, compressed, message):
+    """#21: a crafted arrays.npz (checksums updated) cannot make load allocate what its
+    bytes do not hold: NumPy would allocate the declared shape before reading."""
+    folder = _copy(saved["pipe"], tmp_path)
+    assert (folder / "arrays.npz").exists()
+    _replace_file(folder, "arrays.npz", _crafted_npz(tmp_path, declared=declared,
+                                                     compressed=compressed))
+    with pytest.raises(ValueError, match=r"arrays\.npz: a0\.npy " if not compressed
+                       else r"arrays\.npz: a0\.npy is compressed") as caught:
+        load(folder)
+    assert re.search(message, str(caught.value))

@@ -161,6 +161,7 @@ def _read_arrays(folder: Path, manifest: dict) -> dict[str, np.ndarray]:
     if _format.ARRAYS_FILE not in manifest["files"]:
         return {}
     path = _format.verify_file(folder, manifest, _format.ARRAYS_FILE)
+    _check_array_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {key: npz[key] for key in npz.files}
@@ -168,6 +169,44 @@ def _read_arrays(folder: Path, manifest: dict) -> dict[str, np.ndarray]:
         raise ValueError(f"{path} holds arrays that need pickle; refusing them: {exc}") from exc
     except (OSError, EOFError) as exc:  # pragma: no cover - the checksum catches damage first
         raise ValueError(f"{path} is corrupted and cannot be read: {exc}") from exc
+
+
+def _check_array_sizes(path: Path) -> None:
+    """Refuse arrays larger than the bytes the file holds for them, before any is allocated.
+
+    NumPy allocates the shape an ``.npy`` header declares before it reads the data, and a
+    compressed member can expand far beyond the file's size. ferkit writes ``arrays.npz``
+    uncompressed (``np.savez``), so every member must be stored as is and hold at least the
+    bytes its header declares.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise ValueError(
+                        f"{path}: {info.filename} is compressed; ferkit writes its arrays "
+                        "uncompressed, so that none can expand beyond the file's size."
+                    )
+                with archive.open(info) as member:
+                    declared = _declared_bytes(member)
+                if declared > info.file_size:
+                    raise ValueError(
+                        f"{path}: {info.filename} declares {declared} bytes of array data "
+                        f"but holds {info.file_size}; the file is damaged or crafted."
+                    )
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable array archive: {exc}") from exc
+
+
+def _declared_bytes(member) -> int:
+    """The size of the array an ``.npy`` stream's header declares (the header alone is read)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(member)
+    read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _, dtype = read_header(member)
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 
 class _Reader:
