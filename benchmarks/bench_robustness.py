@@ -74,6 +74,19 @@ FIXES = [
     "`check_pixel_array`: arrays with a zero-size image dimension, e.g. (1, 48, 0), passed "
     "(scikit-learn counts features of 2-D input only): `PixelScaler('dataset')` returned an "
     "empty result, `HistogramEqualizer` failed inside NumPy; now a ValueError.",
+    "`ferkit.load`: a `model.json` declaring one enormous layer (checksums matching) was "
+    "allocated in full before the weights were compared; now the declared shapes are computed "
+    "without allocating and refused, naming the file (tested under an address-space limit of "
+    "the baseline plus 20x the folder's size plus 32 MiB); JSON nested thousands deep or with "
+    "5000-digit integers ended in Python's own errors; now ValueErrors naming the file.",
+    "`ferkit.save(overwrite=True)`: any folder with a file named ferkit.json was replaced, "
+    "deleting the user's other files; now only a valid model holding just its listed files, "
+    "and a symlink to a model updates the model it points to.",
+    "`predict_image`/`FaceCropper` margin inf or 1e308 (OverflowError), detector "
+    "`step_ratio=inf` (a hang), labels mixing names and codes (NumPy's TypeError), a truncated "
+    "zip ('not a FER2013 file'): now errors naming the parameter or the damage.",
+    "`ferkit` CLI: TensorFlow's start-up log lines on stderr, which ignore "
+    "TF_CPP_MIN_LOG_LEVEL; now filtered unless --debug.",
 ]
 
 
