@@ -500,7 +500,7 @@ def _refuse_divergence(clf) -> None:
     score or ``ferkit.save`` can use it.
     """
     message = _training.divergence(clf.history_, clf.model_, optimizer=clf.optimizer,
-                                   learning_rate=clf.learning_rate)
+                                   learning_rate=clf._learning_rate())
     if message is None:
         return
     for name in [n for n in vars(clf) if n.endswith("_") and not n.startswith("_")]:
