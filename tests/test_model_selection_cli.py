@@ -73,6 +73,49 @@ def test_tune_bad_input_exits_2_with_one_line(tmp_path, capsys, extra, message):
     assert not (tmp_path / "out" / "model").exists()
 
 
+def _no_search(monkeypatch):
+    """Make any search fail the test: the output checks must come before the first trial."""
+    from ferkit.model_selection import OptunaSearchCV
+
+    def fit(self, *args, **kwargs):
+        raise AssertionError("the search started")
+
+    monkeypatch.setattr(OptunaSearchCV, "fit", fit)
+
+
+@pytest.mark.parametrize("where", ["under a file", "is a file"])
+def test_tune_checks_an_unwritable_out_before_any_trial(tmp_path, capsys, monkeypatch, where):
+    _no_search(monkeypatch)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    out = blocker / "out" if where == "under a file" else blocker
+    argv = ["tune", "--sample", "--max-samples", "40", *TINY, "--out", str(out)]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert "Searching" not in captured.out
+    err = captured.err.strip().splitlines()
+    assert err[-1].startswith("ferkit tune: error:")
+    assert "--out" in err[-1] and str(blocker) in err[-1]
+
+
+def test_tune_creates_out_before_any_trial(tmp_path, monkeypatch, capsys):
+    """Missing folders of --out exist, and are writable, before the search starts."""
+    from ferkit.model_selection import OptunaSearchCV
+
+    out = tmp_path / "new" / "nested" / "out"
+    seen = {}
+
+    def fit(self, *args, **kwargs):
+        seen["out existed"] = out.is_dir()
+        raise ValueError("stopped here by the test")
+
+    monkeypatch.setattr(OptunaSearchCV, "fit", fit)
+    argv = ["tune", "--sample", "--max-samples", "40", *TINY, "--out", str(out)]
+    assert main(argv) == 2
+    assert seen == {"out existed": True}
+    assert "stopped here by the test" in capsys.readouterr().err
+
+
 def test_tune_needs_data_or_sample(tmp_path, capsys):
     assert main(["tune", "--out", str(tmp_path / "out")]) == 2
     assert "--sample" in capsys.readouterr().err
