@@ -52,7 +52,7 @@ def test_training_quick(results):
     bench = _script("bench_training")
     assert bench.main(["--quick"]) == 0
     section = _section(results, bench.SECTION)
-    assert "Machine load:" in section and "embedded 700-face sample" in section
+    assert "Machine load:" in section and "embedded 656-face sample" in section
     for pair in ("unseeded", "repeatable"):
         ours, theirs = _ratio(section, pair, 1), _ratio(section, pair, 2)
         assert ours > 0 and theirs > 0
@@ -222,3 +222,29 @@ def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_para
     assert trained == {"epochs_run": 3, "train_seconds": round(sum(seconds))}
     record = json.loads((tmp_path / "records" / "fer2013-3-default.json").read_text())
     assert record["epochs_run"] == 3 and 0 <= record["accuracy"] <= 1
+
+
+def test_small_data_quick(results):
+    bench = _script("bench_small_data")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    if not bench.ARCHIVE.exists():
+        assert "not found: fitted on half of the sample" in section
+    for task in bench.TASKS:
+        row = next(line for line in section.splitlines()
+                   if line.startswith(f"| {task} | FaceEmbedder(\"fer2013-3\")"))
+        accuracy, macro_f1, seconds = (float(row.split("|")[i].strip()) for i in (3, 4, 5))
+        assert 0 <= accuracy <= 1 and 0 <= macro_f1 <= 1 and seconds > 0
+    assert "| angry/happy/sad | network from scratch" in section
+    fine_tune = next(line for line in section.splitlines()
+                     if line.startswith("| angry/happy/sad | fine-tuned"))
+    if not bench.fine_tune_available():
+        assert bench.NOT_AVAILABLE in fine_tune
+
+
+def test_small_data_needs_the_held_out_faces(results, monkeypatch, tmp_path, capsys):
+    bench = _script("bench_small_data")
+    monkeypatch.setattr(bench, "ARCHIVE", tmp_path / "missing.zip")
+    assert bench.main([]) == 0
+    assert "needs the archive; nothing measured" in capsys.readouterr().out
+    assert not results.exists()
