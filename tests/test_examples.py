@@ -38,6 +38,12 @@ PRINTS = {
         r"best cross-validated accuracy: [01]\.\d{3}",
         r"accuracy of the refit best pipeline on \d+ held-out faces: [01]\.\d{3}",
     ],
+    "valence.py": [
+        r"656 faces, \d+ features each from fer2013-\d: negative 356, neutral 100, positive 200",
+        r"most common label alone: 0\.543",
+        r"cross-validated accuracy \(5 folds\): [01]\.\d{3} \+/- [01]\.\d{3}",
+        r"a face labelled 'happy' is predicted '(positive|neutral|negative)'",
+    ],
     "optuna_search.py": [
         # The second worker joins the stored study: its trial is the study's third.
         r"worker 1: the study holds 2 trials",
