@@ -512,8 +512,8 @@ def _as_1d_labels(y):
     """``y`` as given, or flattened (with scikit-learn's warning) if it is a column vector."""
     if y is None:
         return None
-    y = np.asarray(y)
     check_one_kind(y)  # before scikit-learn sorts them, which fails inside NumPy
+    y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected; it is flattened.",

@@ -17,9 +17,12 @@ def check_one_kind(y) -> None:
     Raises
     ------
     TypeError
-        If ``y`` (an object array, or a list NumPy makes one of) holds strings beside
+        If ``y`` (an object array, or a list) holds strings beside
         numbers or other objects; the message names ``y`` and the types found.
     """
+    if not hasattr(y, "dtype"):
+        # A list: NumPy would turn ["happy", 3] into strings, hiding the mix.
+        y = np.asarray(y, dtype=object)
     y = np.asarray(y)
     if y.dtype != object:
         return  # a NumPy string or number dtype holds one kind by construction
