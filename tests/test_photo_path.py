@@ -72,7 +72,7 @@ def test_the_input_size_comes_from_image_shape_not_from_a_square_root(sample):
     pipe = ferkit.make_fer_pipeline(image_shape=(24, 96), filters=(4,), dense_units=(4,),
                                     epochs=1, random_state=0)
     pipe.fit(sample.data, sample.target)
-    with _spy(_crop, "crop_face") as crop:
+    with _spy(_crop, "_crop_face") as crop:
         table = predict_image(pipe, astronaut())
     assert len(table) >= 1
     assert crop.call_args.kwargs["size"] == (24, 96)

@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ferkit.faces._io import resize, to_gray
 
@@ -14,6 +17,21 @@ from ferkit.faces._io import resize, to_gray
 #: where it leaves the photo, so its size (and memory) grows with the square of the margin;
 #: 5 frames a face in eleven times its width, far more than any use needs.
 MAX_MARGIN = 5.0
+#: Largest side of a crop: networks take 48 to a few hundred pixels, and a crop of 10**20
+#: pixels a side would fail deep inside NumPy instead of naming ``size``.
+MAX_SIDE = 4096
+
+
+def check_size(size) -> tuple[int, int]:
+    """``size`` as ``(height, width)``; a ValueError naming ``size`` unless both are ints in
+    ``[1, MAX_SIDE]``."""
+    size = tuple(size)
+    if len(size) != 2 or not all(
+        isinstance(s, Integral) and not isinstance(s, bool) and 0 < s <= MAX_SIDE for s in size
+    ):
+        raise ValueError(f"size must be (height, width) with ints from 1 to {MAX_SIDE}; got "
+                         f"{size!r}.")
+    return size
 
 
 def crop_faces(image, detector, *, margin: float, size: tuple[int, int], name: str,
@@ -49,10 +67,15 @@ def crop_faces(image, detector, *, margin: float, size: tuple[int, int], name: s
     boxes = detector(gray)[:limit]
     crops = np.empty((len(boxes), *size), dtype=np.uint8)
     for i, box in enumerate(boxes):
-        crops[i] = crop_face(gray, box, margin=margin, size=size)
+        crops[i] = _crop_face(gray, box, margin=margin, size=size)
     return gray, boxes, crops
 
 
+@validate_params(
+    {"gray": [np.ndarray], "box": ["array-like"],
+     "margin": [Interval(Real, 0, MAX_MARGIN, closed="both")], "size": [tuple, list]},
+    prefer_skip_nested_validation=True,
+)
 def crop_face(gray: np.ndarray, box, *, margin: float = 0.1, size=(48, 48)) -> np.ndarray:
     """Cut one face out of a grayscale image, FER2013-style: square, with margin, resized.
 
@@ -75,6 +98,11 @@ def crop_face(gray: np.ndarray, box, *, margin: float = 0.1, size=(48, 48)) -> n
         The face. Parts of the enlarged square that fall outside the image repeat its edge
         pixels, so faces at a border keep their proportions.
     """
+    return _crop_face(gray, box, margin=margin, size=check_size(size))
+
+
+def _crop_face(gray, box, *, margin, size):
+    # crop_faces' per-box call: its callers checked margin and size once for the photo.
     x, y, w, h = (float(v) for v in box[:4])
     side = max(w, h) * (1.0 + 2.0 * margin)
     cx, cy = x + w / 2.0, y + h / 2.0

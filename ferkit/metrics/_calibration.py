@@ -11,12 +11,17 @@ from ferkit.metrics._predictions import check_predictions, top_labels
 
 #: Bins of the expected calibration error (Guo et al., 2017, use 15).
 DEFAULT_N_BINS = 15
+#: Most bins: each bin is an array element, so 10**20 would ask NumPy for exabytes; far
+#: beyond this, almost every bin of a test set is empty anyway.
+MAX_N_BINS = 10_000
+#: The constraint of every public ``n_bins``.
+N_BINS = Interval(Integral, 1, MAX_N_BINS, closed="both")
 
 _PARAMETERS = {
     "y_true": ["array-like"],
     "y_proba": ["array-like"],
     "classes": ["array-like"],
-    "n_bins": [Interval(Integral, 1, None, closed="left")],
+    "n_bins": [N_BINS],
 }
 
 

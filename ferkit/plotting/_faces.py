@@ -10,6 +10,7 @@ import math
 from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from ferkit.metrics._predictions import class_names, predict_scores, top_labels
 from ferkit.plotting._base import as_face_images, pyplot_axes
@@ -95,6 +96,11 @@ class FaceGridDisplay:
         return self
 
     @classmethod
+    @validate_params(
+        {"n_faces": [Interval(Integral, 1, None, closed="left")], "errors_only": ["boolean"],
+         "random_state": ["random_state"]},
+        prefer_skip_nested_validation=True,
+    )
     def from_predictions(cls, X, y_true=None, y_pred=None, *, n_faces=16, errors_only=False,
                          random_state=0, ax=None):
         """Draw a random selection of faces with given true and predicted labels.
@@ -122,8 +128,6 @@ class FaceGridDisplay:
         """
         from sklearn.utils import check_random_state
 
-        if not isinstance(n_faces, Integral) or n_faces < 1:
-            raise ValueError(f"n_faces must be a positive int; got {n_faces!r}.")
         images = as_face_images(X)
         y_true = None if y_true is None else np.asarray(class_names(y_true), dtype=object)
         y_pred = None if y_pred is None else np.asarray(class_names(y_pred), dtype=object)

@@ -150,12 +150,13 @@ class ReliabilityDisplay:
         """
         from sklearn.calibration import calibration_curve
 
+        # top_label_bins checks n_bins; calibration_curve would take 10**20 and fail in NumPy.
+        counts, _, _ = top_label_bins(y_true, y_proba, classes, n_bins=n_bins)
         confidence, correct = top_label_confidence(y_true, y_proba, classes)
         prob_true, prob_pred = calibration_curve(
             correct.astype(int), np.clip(confidence, 0, 1), n_bins=n_bins, strategy="uniform",
             pos_label=1,
         )
-        counts, _, _ = top_label_bins(y_true, y_proba, classes, n_bins=n_bins)
         ece = expected_calibration_error(y_true, y_proba, classes, n_bins=n_bins)
         display = cls(prob_true, prob_pred, confidence, counts=counts, ece=ece, name=name)
         return display.plot(ax=ax)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from pathlib import Path
 
+from sklearn.utils._param_validation import Interval, validate_params
+
+from ferkit.metrics._calibration import N_BINS
 from ferkit.metrics._predictions import check_estimator_scores, check_predictions, top_labels
 from ferkit.plotting._base import estimator_name, final_estimator
 
@@ -29,6 +33,19 @@ def _new_figure(figsize):
     return figure
 
 
+#: Highest resolution: a 6-inch figure at 1200 dpi is already about 200 MB of pixels.
+MAX_DPI = 1200
+
+
+# Checked before the first prediction or figure: a bad n_bins or dpi used to fail only at the
+# picture that uses it, after the others were written.
+@validate_params(
+    {"figures": [str, list, tuple], "y_proba": ["array-like", None], "n_bins": [N_BINS],
+     "n_faces": [Interval(Integral, 1, None, closed="left")],
+     "random_state": ["random_state"], "format": [str],
+     "dpi": [Interval(Real, 0, MAX_DPI, closed="right")]},
+    prefer_skip_nested_validation=True,
+)
 def save_figures(
     estimator, X, y, folder, *, figures=FIGURES, y_proba=None, n_bins=15, n_faces=16,
     random_state=0, format="png", dpi=120,

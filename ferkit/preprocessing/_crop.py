@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ferkit.faces._crop import MAX_MARGIN, center_crop, crop_faces
+from ferkit.faces._crop import MAX_MARGIN, center_crop, check_size, crop_faces
 from ferkit.faces._detect import LBPCascadeDetector
 
 
@@ -120,12 +120,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
 
     def _check_params(self) -> tuple[tuple[int, int], LBPCascadeDetector]:
         self._validate_params()
-        size = tuple(self.size)
-        if len(size) != 2 or not all(
-            isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in size
-        ):
-            raise ValueError(f"size must be (height, width) with positive ints; got {self.size!r}.")
-        return size, LBPCascadeDetector(**(self.detector_params or {}))
+        return check_size(self.size), LBPCascadeDetector(**(self.detector_params or {}))
 
     def fit(self, X=None, y=None):
         """Check the parameters; there is nothing to learn.

@@ -70,11 +70,12 @@ class HistogramEqualizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "method": [StrOptions({"global", "clahe"})],
-        "nbins": [Interval(Integral, 2, None, closed="left")],
+        # skimage makes an array of nbins for float images: 10**20 would fail inside NumPy.
+        "nbins": [Interval(Integral, 2, 2**16, closed="both")],
         "clip_limit": [Interval(Real, 0, 1, closed="right")],
         "kernel_size": [Interval(Integral, 1, None, closed="left"), None],
         "image_shape": [StrOptions({"auto"}), tuple, list],
-        "max_value": [Interval(Real, 0, None, closed="neither")],
+        "max_value": [Interval(Real, 0, float("inf"), closed="neither")],
     }
 
     def __init__(self, method="global", *, nbins=256, clip_limit=0.01, kernel_size=None,

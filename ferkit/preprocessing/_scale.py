@@ -47,8 +47,9 @@ class PixelScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "method": [StrOptions({"unit", "image", "dataset"})],
-        "max_value": [Interval(Real, 0, None, closed="neither")],
-        "eps": [Interval(Real, 0, None, closed="left")],
+        # Finite: dividing by an infinite one would silently make every pixel 0.
+        "max_value": [Interval(Real, 0, float("inf"), closed="neither")],
+        "eps": [Interval(Real, 0, float("inf"), closed="left")],
     }
 
     def __init__(self, method="unit", max_value=255.0, eps=1e-6):
