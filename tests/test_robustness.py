@@ -1856,3 +1856,118 @@ def test_cli_stderr_is_free_of_tensorflow_startup_lines(saved_model, workdir, de
     assert ok, (proc.returncode, proc.stderr[-1500:])
     if not debug:
         assert proc.stderr.splitlines() == own, proc.stderr
+
+
+# -- every public entry point checks its numbers and options by name (issue #21, class 7) ----
+
+#: Values no numeric parameter takes: infinite, not a number, beyond any use, negative.
+ABSURD_NUMBERS = [float("inf"), float("nan"), 1e308, -1, 10**20]
+
+
+def _entry_point_calls():
+    """(id, the argument it must name, bad values, value -> the call)."""
+    from skimage.data import astronaut
+
+    gray = astronaut()[::4, ::4, 0].copy()
+    y = np.array(["happy", "sad"] * 4)
+    proba = np.tile([[0.7, 0.3], [0.4, 0.6]], (4, 1))
+    faces = np.zeros((8, 48, 48), np.uint8)
+
+    def crop_face(**kw):
+        from ferkit.faces import crop_face
+        return crop_face(gray, (10, 10, 30, 30), **kw)
+
+    def ece(n_bins):
+        from ferkit.metrics import expected_calibration_error
+        return expected_calibration_error(y, proba, ["happy", "sad"], n_bins=n_bins)
+
+    def reliability(n_bins):
+        import matplotlib
+        matplotlib.use("Agg")
+        from ferkit.plotting import ReliabilityDisplay
+        return ReliabilityDisplay.from_predictions(y, proba, ["happy", "sad"], n_bins=n_bins)
+
+    def face_grid(**kw):
+        import matplotlib
+        matplotlib.use("Agg")
+        from ferkit.plotting import FaceGridDisplay
+        return FaceGridDisplay.from_predictions(faces, y, y[::-1], **kw)
+
+    def transform(estimator):
+        return lambda: estimator.fit_transform(np.full((2, 48, 48), 100.0))
+
+    from ferkit.preprocessing import FaceCropper, HistogramEqualizer, PixelScaler
+
+    return [
+        ("crop_face margin", "margin", ABSURD_NUMBERS, lambda v: crop_face(margin=v)),
+        ("crop_face size", "size", [(10**20, 48), (48, -1), (48, 1.5), (float("inf"), 48)],
+         lambda v: crop_face(size=v)),
+        ("FaceCropper size", "size", [(10**20, 48), (48, 0)],
+         lambda v: FaceCropper(size=v).fit_transform([astronaut()[::4, ::4]])),
+        ("expected_calibration_error n_bins", "n_bins", [0, 10**20, 1.5, float("inf")], ece),
+        ("ReliabilityDisplay n_bins", "n_bins", [0, 10**20, float("nan")], reliability),
+        ("FaceGridDisplay n_faces", "n_faces", [0, -3, 2.5, float("inf")],
+         lambda v: face_grid(n_faces=v)),
+        ("FaceGridDisplay random_state", "random_state", [10**20, -1, "seed"],
+         lambda v: face_grid(random_state=v)),
+        ("PixelScaler max_value", "max_value", [float("inf"), float("nan"), -1],
+         lambda v: transform(PixelScaler(max_value=v))()),
+        ("PixelScaler eps", "eps", [float("inf"), float("nan"), -1],
+         lambda v: transform(PixelScaler(method="image", eps=v))()),
+        ("HistogramEqualizer nbins", "nbins", [10**20, 1, 2.5],
+         lambda v: transform(HistogramEqualizer(nbins=v))()),
+        ("HistogramEqualizer max_value", "max_value", [float("inf"), float("nan")],
+         lambda v: transform(HistogramEqualizer(max_value=v))()),
+    ]
+
+
+_CALLS = {name: (arg, values, call) for name, arg, values, call in _entry_point_calls()}
+
+
+@pytest.mark.parametrize(("name", "value"),
+                         [(n, v) for n, (_, values, _) in _CALLS.items() for v in values],
+                         ids=repr)
+def test_entry_points_refuse_absurd_parameters_by_name(name, value):
+    """inf, nan, 1e308, negatives, 10**20, wrong types: a clear error naming the argument
+    (NumPy's 'array is too big', an OverflowError or a silent all-zero result, before)."""
+    arg, _, call = _CALLS[name]
+    out = Case("parameters")(lambda: call(value), expect="error", what=f"{name}={value!r}")
+    if not isinstance(out, _KnownIssue):
+        assert repr(arg) in str(out) or f"{arg} " in str(out), str(out)
+
+
+def test_save_figures_checks_its_parameters_before_drawing(pipe, sample3, workdir):
+    """A bad n_bins or dpi is refused by name before any picture is written (it failed only
+    at the picture that uses it, after the others were saved)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ferkit.plotting import save_figures
+
+    for arg, value in [("n_bins", 10**20), ("n_bins", 0), ("dpi", float("inf")),
+                       ("dpi", float("nan")), ("dpi", 10**20), ("n_faces", 0),
+                       ("random_state", 10**20)]:
+        folder = _fresh_dir(workdir) / "figures"
+        out = Case("parameters")(
+            lambda folder=folder, kw={arg: value}: save_figures(
+                pipe, sample3.data[:30], sample3.target[:30], folder,
+                figures=("confusion_matrix", "reliability_diagram", "faces"), **kw),
+            expect="error", what=f"save_figures({arg}={value!r})")
+        if not isinstance(out, _KnownIssue):
+            assert repr(arg) in str(out), str(out)
+            assert not folder.exists() or not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("labels", [["happy", 3], [0, "sad"], ["happy", 1.5]], ids=str)
+@pytest.mark.parametrize("container", ["object array", "list"])
+def test_labels_mixing_names_and_codes_are_refused_at_score(pipe, sample3, labels, container):
+    """score, like fit: ferkit's TypeError naming y (a scikeras error before; a list was
+    silently read as names, "3" a class never seen)."""
+    y = labels * 10
+    if container == "object array":
+        y = np.array(y, dtype=object)
+    for what, model in [("classifier", pipe[-1]), ("pipeline", pipe)]:
+        X = sample3.data[:20] if model is pipe else pipe[:-1].transform(sample3.data[:20])
+        out = Case("estimator")(lambda model=model, X=X: model.score(X, y), expect="error",
+                                what=f"{what}.score(y mixing {labels}, {container})")
+        assert "y" in str(out) and "names" in str(out), str(out)
