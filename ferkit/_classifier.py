@@ -45,10 +45,13 @@ from ferkit._network import build_cnn
 from ferkit._target_encoder import OneHotTargetEncoder, check_one_kind
 from ferkit._validation import as_images, validate_images
 
+# Upper bounds keep absurd values (10**20 convolutions per block, a batch of 10**20) from
+# reaching Keras, where they hang, exhaust memory or overflow a C long: each bound is far
+# beyond any network that fits in memory.
 _PARAMETER_CONSTRAINTS: dict = {
     "filters": ["array-like"],
-    "kernel_size": [Interval(Integral, 1, None, closed="left")],
-    "convs_per_block": [Interval(Integral, 1, None, closed="left")],
+    "kernel_size": [Interval(Integral, 1, 255, closed="both")],
+    "convs_per_block": [Interval(Integral, 1, 64, closed="both")],
     "dense_units": ["array-like"],
     "dropout": [Interval(Real, 0, 1, closed="left")],
     "batch_norm": ["boolean"],
@@ -59,10 +62,10 @@ _PARAMETER_CONSTRAINTS: dict = {
     "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
     "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-    "epochs": [Interval(Integral, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "epochs": [Interval(Integral, 1, 10**6, closed="both")],
+    "batch_size": [Interval(Integral, 1, 2**24, closed="both")],
     "validation_split": [Interval(Real, 0, 1, closed="left")],
-    "early_stopping_patience": [Interval(Integral, 1, None, closed="left"), None],
+    "early_stopping_patience": [Interval(Integral, 1, 10**6, closed="both"), None],
     "class_weight": [dict, StrOptions({"balanced"}), None],
     "callbacks": [list, None],
     "random_state": ["random_state"],

@@ -137,7 +137,7 @@ class FaceEmbedder(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "model": [str, os.PathLike, HasMethods(["predict_proba"])],
         "layer": [Integral, str, None],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, 2**24, closed="both")],
     }
 
     def __init__(self, model="fer2013-7", *, layer=None, batch_size=256):

@@ -16,16 +16,21 @@ from sklearn.model_selection import train_test_split
 
 from ferkit._network import resolve_augmentation
 
+#: The most units or filters a layer may have, and the most layers of a kind: far beyond a
+#: network that fits in memory, so that 10**20 fails here and not deep inside Keras.
+MAX_LAYER_SIZE, MAX_LAYERS = 2**16, 64
+
 
 def _check_layer_sizes(value, name: str) -> None:
     """``filters`` / ``dense_units``: a sequence of positive ints (Keras would otherwise
     truncate 4.5 to 4 silently, or fail deep inside a layer's constructor)."""
     sizes = [value] if isinstance(value, str) else list(value)
-    bad = [v for v in sizes
-           if isinstance(v, bool) or not isinstance(v, Integral | np.integer) or v < 1]
-    if bad:
+    bad = [v for v in sizes if isinstance(v, bool) or not isinstance(v, Integral | np.integer)
+           or not 1 <= v <= MAX_LAYER_SIZE]
+    if bad or len(sizes) > MAX_LAYERS:
         raise ValueError(
-            f"{name} must be a sequence of positive ints (one per layer); got {value!r}."
+            f"{name} must be a sequence of at most {MAX_LAYERS} ints from 1 to "
+            f"{MAX_LAYER_SIZE} (one per layer); got {value!r}."
         )
 
 

@@ -1896,6 +1896,15 @@ def _entry_point_calls():
     def transform(estimator):
         return lambda: estimator.fit_transform(np.full((2, 48, 48), 100.0))
 
+    def classifier(**kw):
+        from ferkit import FacialExpressionClassifier
+        params = {"filters": (2,), "dense_units": (2,), "epochs": 1, **kw}
+        return FacialExpressionClassifier(**params).fit(faces / 255.0, y)
+
+    def _embedder(**kw):
+        from ferkit import FaceEmbedder
+        return FaceEmbedder("fer2013-3", **kw).fit(faces)
+
     from ferkit.preprocessing import FaceCropper, HistogramEqualizer, PixelScaler
 
     return [
@@ -1918,6 +1927,22 @@ def _entry_point_calls():
          lambda v: transform(HistogramEqualizer(nbins=v))()),
         ("HistogramEqualizer max_value", "max_value", [float("inf"), float("nan")],
          lambda v: transform(HistogramEqualizer(max_value=v))()),
+        # The network's sizes: 10**20 convolutions per block looped in Keras without end, a
+        # batch of 10**20 overflowed a C long, a kernel of 10**20 failed inside TensorFlow.
+        ("FacialExpressionClassifier kernel_size", "kernel_size", [10**20, 0, 2.5],
+         lambda v: classifier(kernel_size=v)),
+        ("FacialExpressionClassifier convs_per_block", "convs_per_block", [10**20, 0],
+         lambda v: classifier(convs_per_block=v)),
+        ("FacialExpressionClassifier batch_size", "batch_size", [10**20, 0],
+         lambda v: classifier(batch_size=v)),
+        ("FacialExpressionClassifier epochs", "epochs", [10**20, 0],
+         lambda v: classifier(epochs=v)),
+        ("FacialExpressionClassifier filters", "filters", [(10**20,), (8,) * 100, (0,)],
+         lambda v: classifier(filters=v)),
+        ("FacialExpressionClassifier dense_units", "dense_units", [(10**12,), (-4,)],
+         lambda v: classifier(dense_units=v)),
+        ("FaceEmbedder batch_size", "batch_size", [10**20, 0],
+         lambda v: _embedder(batch_size=v)),
     ]
 
 
