@@ -145,7 +145,7 @@ def load_fer2013(
 
     See Also
     --------
-    load_sample : The 700-face sample shipped with ferkit.
+    load_sample : The 656-face sample shipped with ferkit.
 
     Notes
     -----
