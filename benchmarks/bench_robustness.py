@@ -99,11 +99,11 @@ def _pytest(args: list[str], env: dict) -> tuple[int, str, float]:
     return proc.returncode, summary.strip("= "), time.perf_counter() - start
 
 
-def run_corpus(scale: float, tmp: Path) -> dict:
+def run_corpus(scale: float, tmp: Path, select: str | None = None) -> dict:
     tally_file = tmp / "tally.json"
     env = dict(os.environ, FERKIT_ROBUSTNESS_SCALE=str(scale),
                FERKIT_ROBUSTNESS_TALLY=str(tally_file), TF_CPP_MIN_LOG_LEVEL="3")
-    code, summary, seconds = _pytest([CORPUS], env)
+    code, summary, seconds = _pytest([CORPUS, *(["-k", select] if select else [])], env)
     if not tally_file.exists():
         raise RuntimeError(f"the corpus did not run: {summary}")
     data = json.loads(tally_file.read_text())
@@ -142,12 +142,15 @@ def main(argv=None) -> int:
                         help="0.3x the examples, no fault injection")
     parser.add_argument("--scale", type=float, default=4.0,
                         help="examples per property, as a multiple of the test suite's")
+    parser.add_argument("--select", metavar="EXPR",
+                        help="only the corpus tests pytest -k EXPR selects (the test suite's "
+                             "smoke test of this script; the table then covers only those)")
     args = parser.parse_args(argv)
     scale = 0.3 if args.quick else args.scale
 
     load_before = load_note()
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = run_corpus(scale, Path(tmp))
+        corpus = run_corpus(scale, Path(tmp), args.select)
         faults = [] if args.quick else run_fault_injection(Path(tmp))
     load_after = load_note()
 

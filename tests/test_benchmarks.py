@@ -85,11 +85,13 @@ def test_import_quick(results):
 
 @pytest.mark.slow
 def test_robustness_quick(results):
+    # The whole corpus is tests/test_robustness.py, which the suite runs anyway: the script's
+    # own work (running it, tallying, the table) is checked on two of its properties.
     bench = _script("bench_robustness")
-    assert bench.main(["--quick"]) == 0
+    assert bench.main(["--quick", "--select", "transformers or classifier_predict_proba"]) == 0
     section = _section(results, bench.SECTION)
     tried, passed = map(int, re.search(r"(\d+) cases tried, (\d+) passed", section).groups())
-    assert tried > 50 and passed > 0
+    assert tried > 20 and passed > 0
     assert "| **all** |" in section
 
 
