@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
 import subprocess
 import sys
@@ -309,3 +310,27 @@ def test_console_script_help_and_info():
     assert "fer2013_sample.npz" in done.stdout and "scikit-learn" in done.stdout
     assert "fer2013-7" in done.stdout
     assert "GPU: " in done.stdout
+
+
+def test_stderr_filter_passes_progress_bars_on_as_they_come():
+    """The filter that drops TensorFlow's start-up lines passes a progress bar's "\\r"
+    redraws on at once, not when a newline finally comes."""
+    import select
+    import threading
+
+    from ferkit.cli import _pass_on
+
+    read_end, write_end = os.pipe()
+    out_read, out_write = os.pipe()
+    thread = threading.Thread(target=_pass_on, args=(read_end, out_write))
+    thread.start()
+    bar = b" 10%|#    \r 20%|##   \r"
+    os.write(write_end, b"I0000 00:00:17.5 7 port.cc:153] oneDNN custom operations\n" + bar)
+    shown = b""
+    while len(shown) < len(bar) and select.select([out_read], [], [], 10)[0]:
+        shown += os.read(out_read, 1024)
+    os.close(write_end)
+    thread.join(10)
+    os.close(out_write)
+    os.close(out_read)
+    assert shown == bar

@@ -155,8 +155,10 @@ def _pass_on(read_end: int, real: int) -> None:
     pending = b""
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
         while chunk := pipe.read(65536):
-            *lines, pending = (pending + chunk).split(b"\n")
-            kept = b"".join(line + b"\n" for line in lines if not _NATIVE_NOISE.match(line))
+            # A carriage return ends a line too: progress bars redraw with "\r" and must
+            # show as they go, not when a newline finally comes.
+            *lines, pending = re.split(rb"(?<=[\r\n])", pending + chunk)
+            kept = b"".join(line for line in lines if not _NATIVE_NOISE.match(line))
             if kept:
                 os.write(real, kept)
     if pending and not _NATIVE_NOISE.match(pending):
