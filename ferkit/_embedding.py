@@ -161,7 +161,10 @@ class FaceEmbedder(TransformerMixin, BaseEstimator):
         """
         self._validate_params()
         self._attach_model()
-        self.transform(X)  # the data must be faces this model takes
+        # The data must be faces this model takes: checked, but not run through the networks
+        # (fit_transform would otherwise compute every feature twice).
+        for _ in self._network_inputs(X):
+            pass
         return self
 
     def _attach_model(self):
@@ -179,6 +182,16 @@ class FaceEmbedder(TransformerMixin, BaseEstimator):
         return steps, [(name, net, _feature_layer(net.model_, self.layer))
                        for name, net in networks]
 
+    def _network_inputs(self, X):
+        """``(network, feature layer, images)`` for each network: ``X`` through the model's
+        preprocessing steps, checked against what each network was fitted on."""
+        steps, layers = self._layers()
+        for step in steps:
+            X = step.transform(X)
+        for _, network, layer in layers:
+            yield network, layer, as_images(validate_images(network, X, reset=False),
+                                            network.image_shape_)
+
     def transform(self, X):
         """The features of each face.
 
@@ -195,16 +208,13 @@ class FaceEmbedder(TransformerMixin, BaseEstimator):
         from ferkit import _inference
 
         check_is_fitted(self, "model_")
-        steps, layers = self._layers()
-        for step in steps:
-            X = step.transform(X)
-        features = []
-        for _, network, layer in layers:
-            images = as_images(validate_images(network, X, reset=False), network.image_shape_)
-            features.append(_inference.predict_proba(
+        features = [
+            _inference.predict_proba(
                 _inference.sub_network(network.model_, layer), images,
                 test_time_flip=network.test_time_flip, batch_size=self.batch_size,
-            ).reshape(len(images), -1))
+            ).reshape(len(images), -1)
+            for network, layer, images in self._network_inputs(X)
+        ]
         return np.concatenate(features, axis=1)
 
     def get_feature_names_out(self, input_features=None):

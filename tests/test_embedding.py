@@ -153,3 +153,18 @@ def _embedder():
                          expected_failed_checks=lambda _: _EMBEDDER_EXPECTED_FAILURES)
 def test_sklearn_checks(estimator, check):
     check(estimator)
+
+
+def test_fit_checks_the_faces_without_running_the_networks(tiny_folder, faces):
+    from unittest import mock
+
+    from ferkit import _inference
+
+    X, _ = faces
+    with mock.patch.object(_inference, "predict_proba", wraps=_inference.predict_proba) as run:
+        embedder = FaceEmbedder(tiny_folder).fit(X[:20])
+        assert run.call_count == 0
+        embedder.fit_transform(X[:20])
+        assert run.call_count == 1  # one network, once: fit_transform computes once
+    with pytest.raises(ValueError, match=r"X has 100 features"):
+        FaceEmbedder(tiny_folder).fit(X[:4, :100])
