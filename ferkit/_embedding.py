@@ -22,10 +22,10 @@ from ferkit._validation import as_images, validate_images
 
 def _load_model(model):
     """The fitted model ``model`` names: a shipped model, a saved folder, or itself."""
-    from ferkit._pretrained import PRETRAINED, load_pretrained
+    from ferkit._pretrained import PRETRAINED, shared_pretrained
 
     if isinstance(model, str) and model in PRETRAINED:
-        return load_pretrained(model)
+        return shared_pretrained(model)  # read-only: the embedder never trains it
     if isinstance(model, str | os.PathLike):
         from ferkit.persistence import load
 

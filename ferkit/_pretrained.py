@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from contextlib import ExitStack
 from importlib import resources
 
@@ -75,3 +76,14 @@ def load_pretrained(name: str = "fer2013-7"):
             resources.as_file(resources.files("ferkit").joinpath("pretrained", name))
         )
         return load(folder)
+
+
+@functools.lru_cache(maxsize=2)
+def shared_pretrained(name: str):
+    """One loaded copy of a shipped model per process, for ferkit's own read-only uses.
+
+    ``FaceEmbedder`` and fine-tuning (``weights=``) only read the shipped networks; loading
+    them again for every fit of a cross-validation or grid search would read the same files
+    each time. Never fit or modify what this returns: use :func:`load_pretrained` for that.
+    """
+    return load_pretrained(name)

@@ -10,20 +10,11 @@ rather than silently ignored.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import os
 
 #: The parameters that fix a network's shape, and so must agree with the weights.
 ARCHITECTURE = ("filters", "kernel_size", "convs_per_block", "dense_units", "batch_norm")
-
-
-@functools.lru_cache(maxsize=2)
-def _shipped(name: str):
-    # Shipped models are read-only package files: load each once per process.
-    from ferkit._pretrained import load_pretrained
-
-    return load_pretrained(name)
 
 
 def source_network(weights):
@@ -35,10 +26,10 @@ def source_network(weights):
     from sklearn.ensemble import VotingClassifier
     from sklearn.pipeline import Pipeline
 
-    from ferkit._pretrained import PRETRAINED
+    from ferkit._pretrained import PRETRAINED, shared_pretrained
 
     if isinstance(weights, str) and weights in PRETRAINED:
-        model = _shipped(weights)
+        model = shared_pretrained(weights)
     elif isinstance(weights, str | os.PathLike) and os.path.isdir(weights):
         from ferkit.persistence import load
 
