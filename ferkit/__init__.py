@@ -11,6 +11,11 @@ import importlib
 from typing import TYPE_CHECKING
 
 from ferkit._emotions import EMOTIONS, THREE_EMOTIONS
+from ferkit._threads import size_tensorflow_threads
+
+# In a parallel worker (joblib, Dask), TensorFlow's pools get the worker's share of the cores
+# rather than all of them; before TensorFlow starts. See ferkit/_threads.py.
+size_tensorflow_threads()
 
 __version__ = "0.1.0"
 

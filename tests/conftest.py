@@ -85,3 +85,38 @@ def kill_when_printed():
         assert proc.returncode == -signal.SIGKILL
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL server of our own for the session (``tests/_postgres.py``): a temporary
+    folder, a Unix socket only, stopped at the end even when tests fail. Skips the tests
+    that need it, saying why, where it cannot be found or started."""
+    import _postgres
+
+    try:
+        server = _postgres.start()
+    except _postgres.Unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request):
+    """URL of a fresh, empty database on the session's PostgreSQL server."""
+    return postgres_server.new_database(request.node.name)
+
+
+@pytest.fixture
+def study_storage(request, tmp_path):
+    """URL of an empty Optuna storage of the kind the test is parametrized with (indirectly):
+    ``"sqlite"``, a file in tmp_path, or ``"postgresql"``, a fresh database on the session's
+    PostgreSQL server (skipped, saying why, where none can be run)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'study.db'}"
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres_url")
+    raise ValueError(f"unknown storage {request.param!r}")

@@ -341,6 +341,29 @@ def test_unreachable_storage_fails_before_training(faces, tmp_path, url):
     assert "s3cret" not in str(info.value)  # passwords stay out of messages
 
 
+@pytest.mark.parametrize(
+    ("url", "module", "install"),
+    [("postgresql://ferkit:s3cret@/db?host=/nowhere", "psycopg", "pip install 'ferkit[postgres]'"),
+     ("postgresql+psycopg2://ferkit:s3cret@/db?host=/nowhere", "psycopg2",
+      "pip install psycopg2-binary")],
+    ids=["psycopg", "psycopg2"],
+)
+def test_missing_database_driver_names_the_package(faces, monkeypatch, url, module, install):
+    """SQLAlchemy imports the URL's driver when the storage opens: without it, the error
+    names the module and the command that installs it, before any training."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if not installed
+    X, y = faces
+    search = OptunaSearchCV(_untrainable_pipeline(), {"clf__dropout": FloatDistribution(0, 1)},
+                            storage=url, study_name="s")
+    with pytest.raises(ImportError, match="Cannot open the Optuna storage") as info:
+        search.fit(X, y)
+    assert f"driver {module!r} is not installed" in str(info.value)
+    assert str(info.value).endswith(f"Install it with: {install}")
+    assert "s3cret" not in str(info.value)
+
+
 def test_study_of_the_other_direction_is_refused(faces, tmp_path):
     X, y = faces
     url = f"sqlite:///{tmp_path / 'study.db'}"

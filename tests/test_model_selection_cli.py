@@ -134,13 +134,18 @@ def test_parser_and_model_selection_stay_light():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def test_tune_processes_share_one_study_through_storage(tmp_path, capsys):
-    """Two `ferkit tune` runs on one --storage/--study-name: --trials is the study's total."""
+@pytest.mark.parametrize(
+    "study_storage", ["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)],
+    indirect=True,
+)
+def test_tune_processes_share_one_study_through_storage(tmp_path, capsys, study_storage):
+    """Two `ferkit tune` runs on one --storage/--study-name: --trials is the study's total.
+    On SQLite and on a PostgreSQL server (``postgresql://...``)."""
     import optuna
 
     import ferkit
 
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+    url = study_storage
     common = ["tune", "--sample", "--emotions", "happy,sad", "--max-samples", "40", "--cv", "2",
               *TINY, "--storage", url, "--study-name", "shared"]
     assert main([*common, "--trials", "2", "--out", str(tmp_path / "w1")]) == 0
@@ -151,6 +156,21 @@ def test_tune_processes_share_one_study_through_storage(tmp_path, capsys):
     assert all(t.state.is_finished() for t in study.trials)
     for worker in ("w1", "w2"):
         assert ferkit.load(tmp_path / worker / "model").named_steps["clf"].filters == (4,)
+
+
+def test_tune_names_the_package_of_a_missing_database_driver(tmp_path, capsys, monkeypatch):
+    """A postgresql:// storage without psycopg: the error says what to install, before any
+    training (the library's own check, shown by the command line)."""
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    url = "postgresql://user:secret@/fer?host=/nowhere"
+    argv = ["tune", "--sample", "--max-samples", "40", "--storage", url,
+            "--out", str(tmp_path / "out")]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("ferkit tune: failed: ImportError: Cannot open the Optuna storage")
+    assert "pip install 'ferkit[postgres]'" in err and "'psycopg'" in err
+    assert "secret" not in err
+    assert not (tmp_path / "out" / "model").exists()
 
 
 def test_tune_refuses_a_study_of_another_search(tmp_path, capsys):

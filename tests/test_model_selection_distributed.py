@@ -1,4 +1,10 @@
-"""Two worker processes on one SQLite study: the trials add up, none runs twice."""
+"""Worker processes on one stored study: the trials add up, none runs twice, and the trial
+of a worker killed in the middle is failed and run again.
+
+Each test runs on SQLite (a file) and on a real PostgreSQL server that the tests start
+themselves (``postgres_url`` in conftest.py), which skips, saying why, where no server can be
+run: two workers training ferkit's network on SQLite, three on PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -14,60 +20,105 @@ import pytest
 N_TRIALS = 4
 ROOT = Path(__file__).resolve().parents[1]
 
-WORKER = textwrap.dedent(
+#: The searches the workers run, by name (``search(kind, url, n_trials)``, ``data(kind)``):
+#: "network", ferkit's pipeline with a tiny network; "sleepy", a logistic regression whose fit
+#: sleeps a quarter of a second, so that trials last long enough for every worker to take
+#: one while TensorFlow's start-up costs nothing (three workers on two cores).
+SEARCHES = textwrap.dedent(
+    """
+    import time
+
+    from optuna.distributions import FloatDistribution
+
+    from ferkit.model_selection import OptunaSearchCV
+
+
+    def data(kind):
+        if kind == "network":
+            from ferkit.datasets import load_sample
+
+            X, y = load_sample(emotions=("happy", "sad"), return_X_y=True)
+            return X[::5], y[::5]  # 40 faces, 20 of each emotion
+        from sklearn.datasets import make_classification
+
+        return make_classification(60, 5, random_state=0)
+
+
+    def search(kind, url, n_trials):
+        # The same random_state in every worker: trial-number seeding keeps their draws apart.
+        if kind == "network":
+            from ferkit import make_fer_pipeline
+
+            estimator = make_fer_pipeline(filters=(4,), dense_units=(8,), epochs=1,
+                                          batch_size=64, validation_split=0.2)
+            space = {"clf__learning_rate": FloatDistribution(1e-3, 1e-1, log=True),
+                     "clf__dropout": FloatDistribution(0.0, 0.5)}
+        else:
+            from sklearn.linear_model import LogisticRegression
+
+            class SleepyLogisticRegression(LogisticRegression):
+                def fit(self, X, y, **kwargs):
+                    time.sleep(0.25)
+                    return super().fit(X, y, **kwargs)
+
+            estimator = SleepyLogisticRegression()
+            space = {"C": FloatDistribution(1e-2, 1e2, log=True)}
+        return OptunaSearchCV(estimator, space, n_trials=n_trials, cv=2, storage=url,
+                              study_name="shared", refit=False, random_state=0,
+                              pruning=kind == "network")
+    """
+)
+
+WORKER = SEARCHES + textwrap.dedent(
     """
     import os
     import sys
-    import time
     from pathlib import Path
 
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     import optuna
-    from optuna.distributions import FloatDistribution
 
-    import ferkit._classifier  # noqa: F401  (TensorFlow loads before the barrier)
-    from ferkit import make_fer_pipeline
-    from ferkit.datasets import load_sample
-    from ferkit.model_selection import OptunaSearchCV
-
-    url, name, ready, n_workers, n_trials = sys.argv[1:]
+    url, kind, ready, n_workers, n_trials = sys.argv[1:]
+    if kind == "network":
+        import ferkit._classifier  # noqa: F401  (TensorFlow loads before the barrier)
     ready = Path(ready)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    X, y = load_sample(emotions=("happy", "sad"), return_X_y=True)
-    X, y = X[::5], y[::5]  # 40 faces, 20 of each emotion
+    X, y = data(kind)
 
     # A barrier: search only once every worker is ready, so that they do overlap.
     (ready / str(os.getpid())).touch()
     deadline = time.monotonic() + 180
     while len(list(ready.iterdir())) < int(n_workers):
         if time.monotonic() > deadline:
-            sys.exit("the other worker never got ready")
+            sys.exit("the other workers never got ready")
         time.sleep(0.02)
 
-    pipeline = make_fer_pipeline(filters=(4,), dense_units=(8,), epochs=1, batch_size=64,
-                                 validation_split=0.2)
-    space = {"clf__learning_rate": FloatDistribution(1e-3, 1e-1, log=True),
-             "clf__dropout": FloatDistribution(0.0, 0.5)}
-    # The same random_state in both workers: trial-number seeding keeps their draws apart.
-    search = OptunaSearchCV(pipeline, space, n_trials=int(n_trials), cv=2, storage=url,
-                            study_name=name, refit=False, random_state=0)
-    search.fit(X, y)
-    print("study holds", len(search.study_.trials), "trials")
+    found = search(kind, url, int(n_trials)).fit(X, y)
+    print("study holds", len(found.study_.trials), "trials")
     """
 )
 
 
-def test_two_workers_share_one_sqlite_study(tmp_path):
+@pytest.mark.parametrize(
+    ("study_storage", "n_workers", "kind"),
+    [pytest.param("sqlite", 2, "network", id="sqlite-2-workers-network"),
+     pytest.param("postgresql", 3, "sleepy", id="postgresql-3-workers",
+                  marks=pytest.mark.slow)],
+    indirect=["study_storage"],
+)
+def test_workers_share_one_study(tmp_path, study_storage, n_workers, kind):
+    """Worker processes started together on one study: n_trials trials between them, each
+    run by one worker, every worker taking part; a late worker reads them all."""
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     ready = tmp_path / "ready"
     ready.mkdir()
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+    url = study_storage
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
         str(ROOT), os.environ.get("PYTHONPATH")]))}
-    args = [sys.executable, str(script), url, "shared", str(ready), "2", str(N_TRIALS)]
+    args = [sys.executable, str(script), url, kind, str(ready), str(n_workers), str(N_TRIALS)]
     workers = [subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                                stderr=subprocess.PIPE, text=True) for _ in range(n_workers)]
     try:
         outputs = [worker.communicate(timeout=240) for worker in workers]
     finally:
@@ -81,33 +132,21 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     study = optuna.load_study(study_name="shared", storage=url)
     surplus = [t for t in study.trials if t.user_attrs.get("ferkit_surplus")]
     trials = [t for t in study.trials if not t.user_attrs.get("ferkit_surplus")]
-    # The trials add up to n_trials over both workers, each trial number once.
+    # The trials add up to n_trials over all the workers, each trial number once.
     assert sorted(t.number for t in trials) == list(range(N_TRIALS))
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
     # No parameter set ran twice.
     assert len({tuple(sorted(t.params.items())) for t in trials}) == N_TRIALS
-    # Both workers took part.
-    assert len({t.user_attrs["ferkit_worker"] for t in trials}) == 2
-    # A trial started in a race past n_trials (rare) trained nothing.
+    # Every worker took part (all start together, so each takes one of the first trials).
+    assert len({t.user_attrs["ferkit_worker"] for t in trials}) == n_workers
+    # A trial started in a race past n_trials trained nothing.
     assert all(not t.params and "ferkit_cv" not in t.user_attrs for t in surplus)
 
     # A late worker finds the study complete: no new trial, the others' results in cv_results_.
-    from optuna.distributions import FloatDistribution
-
-    from ferkit import make_fer_pipeline
-    from ferkit.model_selection import OptunaSearchCV
-
-    space = {"clf__learning_rate": FloatDistribution(1e-3, 1e-1, log=True),
-             "clf__dropout": FloatDistribution(0.0, 0.5)}
-    # The study's own search (a study refuses any other, see test_robustness.py).
-    pipeline = make_fer_pipeline(filters=(4,), dense_units=(8,), epochs=1, batch_size=64,
-                                 validation_split=0.2)
-    late = OptunaSearchCV(pipeline, space, n_trials=N_TRIALS, cv=2, storage=url,
-                          study_name="shared", refit=False)
-    from ferkit.datasets import load_sample
-
-    X, y = load_sample(emotions=("happy", "sad"), return_X_y=True)
-    late.fit(X[::5], y[::5])
+    # It runs the study's own search (a study refuses any other, see test_robustness.py).
+    searches = {"__name__": "__main__"}  # the classes defined are named as the workers' are
+    exec(SEARCHES, searches)
+    late = searches["search"](kind, url, N_TRIALS).fit(*searches["data"](kind))
     assert len(late.study_.trials) == len(study.trials)
     assert late.cv_results_["trial_number"].tolist() == list(range(N_TRIALS))
     assert late.best_score_ == pytest.approx(max(t.value for t in trials))
@@ -147,7 +186,9 @@ DYING_WORKER = textwrap.dedent(
 )
 
 
-def test_trial_of_a_killed_worker_is_failed_and_retried(tmp_path, kill_when_printed):
+@pytest.mark.parametrize("study_storage", ["sqlite", "postgresql"], indirect=True)
+def test_trial_of_a_killed_worker_is_failed_and_retried(tmp_path, study_storage,
+                                                        kill_when_printed):
     """A worker SIGKILLed in the middle of a trial: the next worker fails that trial (no
     heartbeat), runs its parameters again, and the study ends with exactly n_trials."""
     from optuna.distributions import FloatDistribution
@@ -158,7 +199,7 @@ def test_trial_of_a_killed_worker_is_failed_and_retried(tmp_path, kill_when_prin
 
     script = tmp_path / "dying.py"
     script.write_text(DYING_WORKER)
-    url = f"sqlite:///{tmp_path / 'study.db'}"
+    url = study_storage
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [
         str(ROOT), os.environ.get("PYTHONPATH")]))}
     # Two folds a trial: the third fit is the first fold of trial 1.

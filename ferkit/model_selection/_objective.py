@@ -19,6 +19,7 @@ import time
 import warnings
 from collections.abc import Mapping
 
+import joblib
 import numpy as np
 import optuna
 from optuna.trial import TrialState
@@ -89,10 +90,18 @@ class _Objective:
     heartbeat_interval : int or None, default=None
         The storage's heartbeat interval, recorded on each trial: other workers wait for a
         running trial only when its death would be noticed.
+    n_jobs : int or None, default=None
+        Folds of a trial fitted at once, through joblib (in the backend of the enclosing
+        ``joblib.parallel_backend``, loky by default). Where that is one job, the folds run
+        here one after the other and a pruned trial stops in the middle of its fit.
+        Otherwise every fold trains to the end in a worker, and the per-epoch validation
+        losses are reported to the trial afterwards, fold by fold and epoch by epoch, as
+        they would have been live: the same trials are pruned at the same fold and epoch,
+        with the same record (the workers only did more work than needed).
     """
 
     def __init__(self, *, base, space, prefix, prune, scorer, X, y, splits, fit_params,
-                 n_trials, heartbeat_interval=None):
+                 n_trials, heartbeat_interval=None, n_jobs=None):
         self.base = base
         self.space = space
         self.prefix = prefix
@@ -104,6 +113,7 @@ class _Objective:
         self.fit_params = fit_params
         self.n_trials = n_trials
         self.heartbeat_interval = heartbeat_interval
+        self.n_jobs = n_jobs
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def _is_surplus(self, trial: optuna.trial.Trial) -> bool:
@@ -130,6 +140,8 @@ class _Objective:
         record = {"test_scores": [], "fit_times": [], "score_times": []}
         trial.set_user_attr(CV_ATTR, record)
         template = clone(self.base).set_params(**self.space.suggest(trial))
+        if joblib.effective_n_jobs(self.n_jobs) != 1:
+            return self._folds_in_parallel(trial, template, record)
         epochs = int(template.get_params(deep=True).get(self.prefix + "epochs", 1))
         for fold, (train, test) in enumerate(self.splits):
             estimator = clone(template)
@@ -152,6 +164,25 @@ class _Objective:
             trial.set_user_attr(CV_ATTR, record)
         return float(np.mean(record["test_scores"]))
 
+    def _folds_in_parallel(self, trial, template, record) -> float:
+        """Fit the folds in joblib's workers, then record them as the serial loop does."""
+        monitor = "val_loss" if self.prune else None
+        results = joblib.Parallel(n_jobs=self.n_jobs)(
+            joblib.delayed(_fit_fold)(clone(template), self.X, self.y, scorer=self.scorer,
+                                      train=train, test=test, fit_params=self.fit_params,
+                                      monitor=monitor)
+            for train, test in self.splits
+        )
+        epochs = int(template.get_params(deep=True).get(self.prefix + "epochs", 1))
+        for fold, (result, losses) in enumerate(results):
+            if self.prune:
+                _report_fold(trial, fold, losses, step_offset=fold * epochs)
+            record["test_scores"].append(float(result["test_scores"]))
+            record["fit_times"].append(result["fit_time"])
+            record["score_times"].append(result["score_time"])
+            trial.set_user_attr(CV_ATTR, record)
+        return float(np.mean(record["test_scores"]))
+
     def _attach_pruning(self, estimator, trial, step_offset):
         from ferkit.model_selection._pruning import FoldPruningCallback
 
@@ -168,6 +199,42 @@ class _Objective:
             callbacks = [existing, callback]
         estimator.set_params(**{key: callbacks})
         return callback
+
+
+def _fit_fold(estimator, X, y, *, scorer, train, test, fit_params, monitor):
+    """One fold, in a joblib worker: ``(scores and times, per-epoch monitor values)``.
+
+    The fitted estimator stays in the worker; only its ``history_[monitor]`` (the
+    classifier's per-epoch validation losses) comes back, for pruning.
+    """
+    result = _fit_and_score(
+        estimator, X, y, scorer=scorer, train=train, test=test, verbose=0, parameters=None,
+        fit_params=fit_params, score_params=None, return_times=True, error_score="raise",
+        return_estimator=monitor is not None,
+    )
+    losses = None
+    if monitor is not None:
+        fitted = result.pop("estimator")
+        while hasattr(fitted, "steps"):  # the learning step of a pipeline
+            fitted = fitted.steps[-1][1]
+        losses = getattr(fitted, "history_", {}).get(monitor)
+    return result, losses
+
+
+def _report_fold(trial, fold: int, losses, *, step_offset: int) -> None:
+    """Report a finished fold's per-epoch losses as its pruning callback would have, live.
+
+    Raises ``optuna.TrialPruned`` at the first epoch the pruner stops, after recording where,
+    exactly as :class:`~ferkit.model_selection._pruning.FoldPruningCallback` does.
+    """
+    for epoch, value in enumerate(losses or ()):
+        trial.report(-float(value), step_offset + epoch)
+        if trial.should_prune():
+            trial.set_user_attr(PRUNED_AT_ATTR, {"fold": fold, "epoch": epoch + 1})
+            raise optuna.TrialPruned(
+                f"trial {trial.number} pruned at step {step_offset + epoch} "
+                f"(val_loss={float(value):.4g})"
+            )
 
 
 class _StopWhenFull:

@@ -136,6 +136,15 @@ class OptunaSearchCV(BaseSearchCV):
         of a dead worker: it is marked failed and its parameters run again, once. None
         writes no heartbeat (as Optuna's default storage). Ignored for a storage object,
         which keeps its own settings, and for a study in memory.
+    n_jobs : int or None, default=None
+        Folds of each trial fitted at once, through joblib, as ``GridSearchCV(n_jobs=...)``
+        fits its candidates: -1 for one job per core, None for one unless inside
+        ``joblib.parallel_backend`` (``with joblib.parallel_backend("dask"):`` fits the folds
+        on a Dask cluster). Trials still run one after another in this process (run several
+        processes on one ``storage`` to run trials at once), so the results are those of
+        ``n_jobs=1``. In parallel, a pruned trial's folds all train to the end and the
+        pruner judges their per-epoch losses afterwards, in order, as it would have live:
+        the same trials are pruned, at the same fold and epoch.
 
     Attributes
     ----------
@@ -257,6 +266,7 @@ class OptunaSearchCV(BaseSearchCV):
         "refit": ["boolean"],
         "random_state": [Interval(Integral, 0, None, closed="left"), None],
         "heartbeat_interval": [Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -274,6 +284,7 @@ class OptunaSearchCV(BaseSearchCV):
         refit=True,
         random_state=None,
         heartbeat_interval=30,
+        n_jobs=None,
     ):
         self.estimator = estimator
         self.param_distributions = param_distributions
@@ -287,6 +298,7 @@ class OptunaSearchCV(BaseSearchCV):
         self.refit = refit
         self.random_state = random_state
         self.heartbeat_interval = heartbeat_interval
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -350,6 +362,7 @@ class OptunaSearchCV(BaseSearchCV):
             base=self._base_estimator(prefix), space=space, prefix=prefix,
             prune=pruner is not None, scorer=scorer, X=X, y=y, splits=splits,
             fit_params=fit_params, n_trials=self.n_trials, heartbeat_interval=heartbeat,
+            n_jobs=self.n_jobs,
         )
         run_trials(study, objective, n_trials=self.n_trials, timeout=self.timeout,
                    heartbeat=heartbeat is not None)

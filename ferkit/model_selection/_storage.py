@@ -77,8 +77,37 @@ def _heartbeat_kwargs(heartbeat_interval) -> dict:
             keyword: retry(max_retry=MAX_RETRY)}
 
 
+#: Database driver modules SQLAlchemy loads, and how to install each.
+_DRIVERS = {
+    "psycopg": "pip install 'ferkit[postgres]'",  # postgresql:// and postgresql+psycopg://
+    "psycopg2": "pip install psycopg2-binary",  # postgresql+psycopg2://
+}
+
+
+def _missing_driver_message(label: str, exc: ImportError) -> str:
+    """What to install when the storage's database driver is not importable."""
+    # Optuna re-raises SQLAlchemy's ImportError with a message of its own: the module that
+    # is missing is named further down the chain.
+    cause, name = exc, None
+    while cause is not None and name is None:
+        name = getattr(cause, "name", None)
+        cause = cause.__cause__ or cause.__context__
+    module = name or str(exc)
+    install = _DRIVERS.get((name or "").split(".")[0])
+    if install is None:
+        what = f"{name!r} is not installed" if name else f"cannot be imported ({exc})"
+        return (f"Cannot open the Optuna storage {label!r}: its database driver {what}. "
+                "Install the driver that the URL names.")
+    return (f"Cannot open the Optuna storage {label!r}: its database driver {module!r} is "
+            f"not installed. Install it with: {install}")
+
+
 def _open_storage(storage, heartbeat_interval=None):
-    """An Optuna storage from a URL (a clear ``ValueError`` if it cannot be opened)."""
+    """An Optuna storage from a URL (a clear ``ValueError`` if it cannot be opened).
+
+    A URL whose database driver is not installed (``postgresql://`` without psycopg) is an
+    ``ImportError`` that says what to install.
+    """
     label = _storage_label(storage)
     kwargs = {}
     if storage.startswith("sqlite"):
@@ -91,6 +120,8 @@ def _open_storage(storage, heartbeat_interval=None):
             warnings.simplefilter("ignore", FutureWarning)
             retry = _heartbeat_kwargs(heartbeat_interval)
             return _open_rdb_storage(storage, **kwargs, **retry)
+    except ImportError as exc:
+        raise ImportError(_missing_driver_message(label, exc)) from exc
     except Exception as exc:
         reason = str(exc).splitlines()[0].rstrip(". ") if str(exc) else type(exc).__name__
         raise ValueError(

@@ -1,0 +1,194 @@
+"""Cross-validation and searches in worker processes: joblib's loky backend (``n_jobs=2``) and
+a Dask cluster (``joblib.parallel_backend("dask")`` on a ``dask.distributed.LocalCluster`` of
+two one-thread worker processes). The results match one process's exactly, for a fixed
+``random_state``; each worker's TensorFlow pools are sized to its share of the cores
+(``ferkit/_threads.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import joblib
+import numpy as np
+import optuna
+import pytest
+from optuna.distributions import FloatDistribution
+from sklearn.model_selection import GridSearchCV, cross_val_score
+
+from ferkit._threads import size_tensorflow_threads, worker_share
+from ferkit.model_selection import OptunaSearchCV
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+#: A network that trains in well under a second; validation_split gives pruning a val_loss.
+TINY_CLF = dict(filters=(4,), dense_units=(8,), epochs=2, batch_size=64, validation_split=0.2,
+                random_state=0)
+SPACE = {"clf__learning_rate": FloatDistribution(1e-3, 1e-1, log=True),
+         "clf__dropout": FloatDistribution(0.0, 0.5)}
+GRID = {"clf__dropout": [0.0, 0.3]}
+
+
+def _pipeline():
+    from ferkit import make_fer_pipeline
+
+    return make_fer_pipeline(**TINY_CLF)
+
+
+def _pruner():
+    # Judges from the first trial and the first epoch on, so that some trials are pruned.
+    return optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    """60 faces of two emotions: enough for 2-fold stratified CV with a validation split."""
+    from ferkit.datasets import load_sample
+
+    X, y = load_sample(emotions=("happy", "sad"), return_X_y=True)
+    rng = np.random.default_rng(0)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), 30, replace=False)
+                           for c in ("happy", "sad")])
+    return X[keep], y[keep]
+
+
+def _runs(faces, n_jobs, *, grid=True) -> dict:
+    """Cross-validation, grid search (unless ``grid=False``) and Optuna search on ``faces``
+    with ``n_jobs``: 2 + 4 + about 5 tiny fits."""
+    X, y = faces
+    runs = {"cross_val_score": cross_val_score(_pipeline(), X, y, cv=2, n_jobs=n_jobs)}
+    if grid:
+        runs["grid"] = GridSearchCV(_pipeline(), GRID, cv=2, n_jobs=n_jobs,
+                                    refit=False).fit(X, y)
+    runs["search"] = OptunaSearchCV(_pipeline(), SPACE, n_trials=3, cv=2, pruning=_pruner(),
+                                    refit=False, random_state=0, n_jobs=n_jobs).fit(X, y)
+    return runs
+
+
+@pytest.fixture(scope="module")
+def serial(faces):
+    """The same runs in this process, one fit after another: what the workers must match."""
+    return _runs(faces, n_jobs=1)
+
+
+def _assert_same_results(parallel: dict, serial: dict) -> None:
+    np.testing.assert_array_equal(parallel["cross_val_score"], serial["cross_val_score"])
+    if "grid" in parallel:
+        grid, grid1 = parallel["grid"].cv_results_, serial["grid"].cv_results_
+        for key in ("split0_test_score", "split1_test_score", "mean_test_score",
+                    "rank_test_score"):
+            np.testing.assert_array_equal(grid[key], grid1[key], err_msg=key)
+        assert grid["params"] == grid1["params"]
+
+    search, search1 = parallel["search"], serial["search"]
+    results, results1 = search.cv_results_, search1.cv_results_
+    assert results["params"] == results1["params"]
+    assert results["state"].tolist() == results1["state"].tolist()
+    assert "PRUNED" in results1["state"].tolist()  # pruning judged the parallel folds too
+    for key in ("split0_test_score", "split1_test_score", "mean_test_score",
+                "rank_test_score"):
+        np.testing.assert_array_equal(results[key], results1[key], err_msg=key)
+    assert search.best_params_ == search1.best_params_
+    for trial, trial1 in zip(search.study_.trials, search1.study_.trials, strict=True):
+        assert trial.user_attrs.get("ferkit_pruned_at") == trial1.user_attrs.get(
+            "ferkit_pruned_at")
+        # The losses pruning judged, reported after the fold: the same steps, the same values
+        # but for the last bits (a one-thread worker's TensorFlow sums in another order).
+        assert sorted(trial.intermediate_values) == sorted(trial1.intermediate_values)
+        for step, value in trial1.intermediate_values.items():
+            assert trial.intermediate_values[step] == pytest.approx(value, rel=1e-5)
+
+
+def _tensorflow_pool():
+    """In a worker: ``(TF_NUM_INTRAOP_THREADS, threads of TensorFlow's compute pool)``.
+
+    Imports ferkit first, as a worker unpickling a ferkit estimator does, then runs an op so
+    that TensorFlow starts its pools, and counts its ``tf_Compute`` threads.
+    """
+    import importlib
+    import os
+
+    importlib.import_module("ferkit")  # before TensorFlow, as in a worker
+    tf = importlib.import_module("tensorflow")
+    tf.matmul(tf.ones((64, 64)), tf.ones((64, 64)))
+    names = []
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/comm") as comm:
+                names.append(comm.read().strip())
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return os.environ.get("TF_NUM_INTRAOP_THREADS"), names.count("tf_Compute")
+
+
+# -- thread sizing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "written"),
+    [({"OMP_NUM_THREADS": "2"},
+      {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"}),
+     ({"OMP_NUM_THREADS": "1", "TF_NUM_INTRAOP_THREADS": "4"}, {"TF_NUM_INTEROP_THREADS": "1"}),
+     ({}, {}), ({"OMP_NUM_THREADS": "0"}, {}), ({"OMP_NUM_THREADS": "many"}, {})],
+    ids=["share", "user-set-kept", "unset", "zero", "not-a-number"],
+)
+def test_tensorflow_threads_follow_the_workers_share(environ, written):
+    before = dict(environ)
+    assert size_tensorflow_threads(environ) == written
+    assert environ == {**before, **written}  # a variable already set is never changed
+    assert worker_share(environ) == (int(before["OMP_NUM_THREADS"]) if written else None)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_loky_workers_size_tensorflow_pools():
+    """joblib gives each of n_jobs loky workers cpu_count() // n_jobs threads; TensorFlow's
+    compute pool in the worker has that many, not one per core."""
+    share = max(1, joblib.cpu_count() // 2)
+    pools = joblib.Parallel(n_jobs=2)(joblib.delayed(_tensorflow_pool)() for _ in range(2))
+    assert pools == [(str(share), share)] * 2
+
+
+# -- loky (scikit-learn's n_jobs) -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_loky_workers_match_one_process(faces, serial):
+    """cross_val_score and OptunaSearchCV with n_jobs=2 give the results of n_jobs=1: same
+    scores, same best parameters, same pruned trials. (GridSearchCV fits its candidates in
+    parallel exactly as cross_val_score fits its folds; it is run on the Dask cluster.)"""
+    _assert_same_results(_runs(faces, n_jobs=2, grid=False), serial)
+
+
+# -- Dask ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    """A LocalCluster of two worker processes with one thread each, and its client."""
+    distributed = pytest.importorskip(
+        "distributed", reason="Dask is not installed (pip install 'ferkit[dask]')")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    client = distributed.Client(cluster)
+    try:
+        yield client
+    finally:
+        client.close()
+        cluster.close()
+
+
+@pytest.mark.slow
+def test_dask_workers_match_one_process(faces, serial, dask_client):
+    """The same runs on the Dask cluster, through joblib's "dask" backend: the fits ran in
+    the cluster's workers, whose TensorFlow pools have one thread each, and the results are
+    those of one process."""
+    with joblib.parallel_backend("dask"):
+        parallel = _runs(faces, n_jobs=2)
+    _assert_same_results(parallel, serial)
+    # The fits ran in both workers (each loaded TensorFlow), one TensorFlow thread each.
+    loaded = dask_client.run(lambda: "tensorflow" in sys.modules)
+    assert list(loaded.values()) == [True, True]
+    if os.path.isdir("/proc/self/task"):
+        assert list(dask_client.run(_tensorflow_pool).values()) == [("1", 1)] * 2
