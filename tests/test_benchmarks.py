@@ -95,6 +95,25 @@ def test_robustness_quick(results):
     assert "| **all** |" in section
 
 
+@pytest.mark.slow
+def test_parallel_quick(results):
+    """n_jobs=1 and n_jobs=2 both measured, in fresh processes; the speed-up is the ratio of
+    their medians, and the workers' fold scores are n_jobs=1's."""
+    bench = _script("bench_parallel")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    rows = {}
+    for candidate in bench.QUICK_CANDIDATES:
+        line = next(line for line in section.splitlines() if f"| {candidate} |" in line)
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        rows[candidate] = float(cells[3]), float(cells[5]), cells[6]
+    (serial, one, same1), (parallel, speed_up, same) = rows["n_jobs=1"], rows["n_jobs=2"]
+    assert serial > 0 and parallel > 0 and one == 1.0
+    assert speed_up == pytest.approx(serial / parallel, abs=0.01)
+    assert same1 == same == "yes"
+    assert "Why not 2x" in section and "issue #22, part 3" in section
+
+
 def test_run_all_rejects_unknown_names(capsys):
     run_all = _script("run_all")
     with pytest.raises(SystemExit) as exc:

@@ -74,7 +74,8 @@ def _text(page: Path) -> str:
 
 def test_docs_build_without_warnings(built_docs):
     for page in ("index", "install", "quickstart", "estimator", "transformers", "datasets",
-                 "evaluation", "persistence", "tuning", "photos", "cli", "model_card", "api"):
+                 "evaluation", "persistence", "tuning", "scaling", "photos", "cli",
+                 "model_card", "api"):
         assert (built_docs / f"{page}.html").is_file(), page
 
 

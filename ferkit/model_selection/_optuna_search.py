@@ -108,7 +108,9 @@ class OptunaSearchCV(BaseSearchCV):
         (``"sqlite:///study.db"``, ``"postgresql://user:password@host/db"``) or an Optuna
         storage object (``optuna.storages.JournalStorage``...) shares it between
         processes. The storage is opened before any training; a URL that cannot be opened
-        is a ``ValueError``.
+        is a ``ValueError``, and one whose database driver is missing an ``ImportError``
+        naming the package to install (``pip install 'ferkit[postgres]'`` for
+        ``postgresql://``).
     study_name : str or None, default=None
         Name of the study in ``storage``; processes with the same name and storage share a
         study, and an existing study is continued. None lets Optuna make a unique name.

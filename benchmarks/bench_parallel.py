@@ -1,0 +1,200 @@
+"""Parallel work on one machine: wall-time speed-up of ``n_jobs=2`` against ``n_jobs=1``.
+
+Work measured (one row group each; more can be added to :data:`WORKLOADS`):
+
+- ``cross_val_score(cv=4)`` of a small ferkit pipeline (``make_fer_pipeline`` with filters
+  (8, 16), dense (32,), 5 epochs, batch 64, ``random_state=0``) on the embedded 656-face
+  sample, seven emotions. Candidates: ``n_jobs=1`` (this process, TensorFlow's default
+  pools); ``n_jobs=2`` through joblib's loky workers, each with TensorFlow's pools sized to
+  its share of the cores (what ferkit does, ``ferkit/_threads.py``); and ``n_jobs=2`` with
+  every worker's pools as large as the machine (``inner_max_num_threads=cpu_count()``), what
+  happened before ferkit sized them.
+
+Each measurement runs in a fresh interpreter (in ``--quick`` mode, a smoke test, in this one):
+it loads the data, runs the work once on a small slice to start the workers and TensorFlow
+(not timed), then times the work. The
+candidates are measured round-robin, in a fresh random order each round, so load from other
+processes falls on all alike; figures are medians. Every candidate's fold scores are compared
+with ``n_jobs=1``'s.
+
+Usage, from the repository root::
+
+    .venv/bin/python benchmarks/bench_parallel.py            # 3 rounds
+    .venv/bin/python benchmarks/bench_parallel.py --quick    # 1 round, a tiny network
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import markdown_table, write_section  # noqa: E402
+from _timing import fmt, load_note, median, run_child  # noqa: E402
+
+SECTION = "parallel work: n_jobs=2 against n_jobs=1"
+
+#: The small pipeline of the full run, and the tiny one of --quick.
+NETWORK = dict(filters=(8, 16), dense_units=(32,), epochs=5, batch_size=64, random_state=0)
+QUICK_NETWORK = dict(filters=(4,), dense_units=(8,), epochs=1, batch_size=64, random_state=0)
+
+#: Candidates: name -> (n_jobs, inner_max_num_threads: None lets ferkit size the pools, or
+#: "cores" for pools as large as the machine in every worker).
+CANDIDATES = {
+    "n_jobs=1": (1, None),
+    "n_jobs=2": (2, None),
+    "n_jobs=2, unsized TensorFlow pools": (2, "cores"),
+}
+QUICK_CANDIDATES = ("n_jobs=1", "n_jobs=2")
+
+
+def _start_tensorflow() -> int:
+    """In a worker: import ferkit and start TensorFlow; long enough that each worker gets one."""
+    import importlib
+
+    importlib.import_module("ferkit")  # first, as when a worker unpickles a ferkit estimator
+    tf = importlib.import_module("tensorflow")
+    tf.matmul(tf.ones((8, 8)), tf.ones((8, 8)))
+    time.sleep(0.5)
+    return os.getpid()
+
+
+def _cross_val_score(quick: bool, n_jobs: int, threads) -> dict:
+    """One measurement of the cross-validation workload (run in a child process)."""
+    import joblib
+    from sklearn.model_selection import cross_val_score
+
+    import ferkit
+    from ferkit.datasets import load_sample
+
+    X, y = load_sample(return_X_y=True)
+    if quick:
+        X, y = X[::4], y[::4]
+    pipeline = ferkit.make_fer_pipeline(**(QUICK_NETWORK if quick else NETWORK))
+    backend = {} if threads is None else {"inner_max_num_threads": joblib.cpu_count()}
+    with joblib.parallel_backend("loky", **backend):
+        # Not timed: starts every worker, and TensorFlow in it, then runs the work once small.
+        if n_jobs > 1:
+            joblib.Parallel(n_jobs=n_jobs)(joblib.delayed(_start_tensorflow)()
+                                           for _ in range(2 * n_jobs))
+        cross_val_score(pipeline, X[::6], y[::6], cv=2, n_jobs=n_jobs)
+        start = time.perf_counter()
+        scores = cross_val_score(pipeline, X, y, cv=4, n_jobs=n_jobs)
+        seconds = time.perf_counter() - start
+    return {"seconds": seconds, "scores": [float(s) for s in scores], "faces": len(y)}
+
+
+#: Work measured: name -> function(quick, n_jobs, threads) run in a child process. A row
+#: group for parallel batch prediction (``ferkit predict`` over a folder of photos) belongs
+#: here once it exists (issue #22, part 3).
+WORKLOADS = {"cross_val_score(cv=4)": _cross_val_score}
+
+
+def _child(args) -> int:
+    """In a child process: one measurement, printed as the last line, in JSON."""
+    n_jobs, threads = CANDIDATES[args.candidate]
+    result = WORKLOADS[args.workload](args.quick, n_jobs, threads)
+    print(json.dumps(result))
+    return 0
+
+
+def _measure(workload: str, candidate: str, quick: bool) -> dict:
+    """One measurement: in a fresh interpreter, or in this one in quick mode (a smoke test:
+    TensorFlow is started once, and the workers are those of the previous quick call)."""
+    if quick:
+        n_jobs, threads = CANDIDATES[candidate]
+        return WORKLOADS[workload](True, n_jobs, threads)
+    return run_child(Path(__file__), ["--child", workload, candidate])
+
+
+def _threads_per_worker(n_jobs: int, threads) -> str:
+    import joblib
+
+    cores = joblib.cpu_count()
+    if n_jobs == 1:
+        return f"{cores} (TensorFlow's default)"
+    return str(cores) if threads == "cores" else str(max(1, cores // n_jobs))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="one round, a tiny network on a quarter of the sample, no "
+                             "unsized-pools candidate")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 3; 1 quick)")
+    parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "CANDIDATE"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        args.workload, args.candidate = args.child
+        return _child(args)
+
+    rounds = args.rounds or (1 if args.quick else 3)
+    names = list(QUICK_CANDIDATES if args.quick else CANDIDATES)
+    load_before = load_note()
+    order = np.random.default_rng(0)
+    rows, notes = [], []
+    for workload in WORKLOADS:
+        runs: dict[str, list[dict]] = {name: [] for name in names}
+        for _ in range(rounds):
+            for i in order.permutation(len(names)):
+                runs[names[i]].append(_measure(workload, names[i], args.quick))
+        baseline = median([r["seconds"] for r in runs["n_jobs=1"]])
+        reference = runs["n_jobs=1"][0]["scores"]
+        for name in names:
+            n_jobs, threads = CANDIDATES[name]
+            seconds = [r["seconds"] for r in runs[name]]
+            same = all(r["scores"] == reference for r in runs[name])
+            rows.append({
+                "work": f"{workload}, {runs[name][0]['faces']} faces",
+                "candidate": name,
+                "TensorFlow threads per process": _threads_per_worker(n_jobs, threads),
+                "wall s (median)": fmt(median(seconds)),
+                "runs (s)": ", ".join(fmt(s) for s in seconds),
+                "speed-up vs n_jobs=1": fmt(baseline / median(seconds)),
+                "scores as n_jobs=1": "yes" if same else "NO",
+            })
+        notes.append(f"{workload}: fold scores of n_jobs=1 {reference}.")
+    load_after = load_note()
+
+    table = markdown_table(rows)
+    print(table)
+    network = QUICK_NETWORK if args.quick else NETWORK
+    body = (
+        f"{'Quick mode (smoke-test sizes: the figures mean nothing). ' if args.quick else ''}"
+        f"Pipeline: `make_fer_pipeline(**{network})` on the embedded sample, seven emotions; "
+        f"{rounds} round(s), candidates interleaved, each measurement in "
+        f"{'this interpreter' if args.quick else 'a fresh interpreter'} after an untimed "
+        "warm-up call that starts the workers. Workers: joblib's loky "
+        f"processes. Machine load: {load_before} at the start, {load_after} at the end.\n\n"
+        f"{table}\n\n"
+        "Why not 2x: the four folds are two rounds of two fits, so the work splits evenly, "
+        "but the n_jobs=1 baseline is not one core's work: TensorFlow already runs each "
+        "operation on both cores in the serial process, so the workers gain only what the "
+        "serial run leaves idle (Python between operations, building and tracing each new "
+        "network, the small batches of a small network), and each worker process copies "
+        "the data and its own TensorFlow. Workers whose TensorFlow pools are as large as the "
+        "machine run twice as many busy threads as there are cores, and lose part of that "
+        "gain to switching between them. On a machine shared with other work the wall times "
+        "move with its load; the ratios are of runs made under the same load.\n\n"
+        + "\n".join(notes)
+        + "\n\nParallel batch prediction (`ferkit predict` over a folder of photos with "
+        "`n_jobs=2`) is not measured yet: its row belongs here once it exists (issue #22, "
+        "part 3).\n"
+    )
+    command = "python benchmarks/bench_parallel.py" + (" --quick" if args.quick else "")
+    write_section(SECTION, body, command=command)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
