@@ -16,8 +16,10 @@ Ways, each fitted on the same faces:
 - ``make_pipeline(FaceEmbedder(name), LogisticRegression(C=0.01))`` with each shipped
   network as the embedder (``C`` chosen by 5-fold cross-validation on the sample alone);
 - ferkit's network trained from scratch, as ``ferkit demo`` trains it;
-- fine-tuning ``FacialExpressionClassifier(weights="fer2013-7")`` after ``ImageReshaper`` and
-  ``PixelScaler``, where the classifier takes ``weights`` (reported as not available
+- fine-tuning ``FacialExpressionClassifier(weights="fer2013-7", test_time_flip=True)`` (all
+  three networks of the vote as one, their new output layer started from a linear probe;
+  mirrored faces averaged at prediction, as the shipped networks do) after ``ImageReshaper``
+  and ``PixelScaler``, where the classifier takes ``weights`` (reported as not available
   otherwise);
 - for reference, the shipped model as it is, with no fitting (valence: its emotions mapped).
 
@@ -197,7 +199,8 @@ def fine_tune_available() -> bool:
 
 def fine_tune_rows(data, epochs, tasks=tuple(TASKS)) -> list[dict]:
     """Fine-tuning the shipped ``fer2013-7`` network, or a row per task saying it cannot."""
-    way = f"fine-tuned FacialExpressionClassifier(weights=\"fer2013-7\") ({epochs} epochs)"
+    way = (f"fine-tuned FacialExpressionClassifier(weights=\"fer2013-7\", test_time_flip=True) "
+           f"({epochs} epochs)")
     if not fine_tune_available():
         return [_row(task, way, note=NOT_AVAILABLE) for task in tasks]
     from sklearn.pipeline import make_pipeline
@@ -209,7 +212,7 @@ def fine_tune_rows(data, epochs, tasks=tuple(TASKS)) -> list[dict]:
     return _network_rows(data, way, lambda: make_pipeline(
         ImageReshaper(), PixelScaler(),
         FacialExpressionClassifier(weights="fer2013-7", epochs=epochs, random_state=0,
-                                   **DEMO_PARAMS)), tasks)
+                                   test_time_flip=True, **DEMO_PARAMS)), tasks)
 
 
 def reference_rows(data) -> list[dict]:

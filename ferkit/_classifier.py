@@ -126,14 +126,19 @@ class _ScikerasClassifier(KerasClassifier):
         if self._random_state is not None:
             # Keras 3 keeps a global seed generator that tf.random.set_seed does not reset.
             keras.utils.set_random_seed(self._random_state)
-        source = None if self.weights is None else _transfer.source_network(self.weights)
+        sources = [] if self.weights is None else _transfer.source_networks(self.weights)
         network = build_cnn(
-            meta["X_shape_"][1:], meta["n_classes_"], **_transfer.architecture(self, source),
+            meta["X_shape_"][1:], meta["n_classes_"],
+            **_transfer.architecture(self, sources[0] if sources else None),
             dropout=self.dropout, augment=self.augment, seed=self._random_state,
+            branches=max(1, len(sources)),
         )
-        if source is not None:
-            _transfer.start_from(network, source, frozen_blocks=self.frozen_blocks,
+        if sources:
+            _transfer.start_from(network, sources, frozen_blocks=self.frozen_blocks,
                                  weights=self.weights)
+        # The new output layer is fitted on the training faces before training starts
+        # (_fit_keras_model): the build sees no data.
+        self._head_to_fit = bool(sources)
         return _training.compile_network(
             network, optimizer=self.optimizer, learning_rate=self._learning_rate(),
             label_smoothing=self.label_smoothing,
@@ -165,6 +170,9 @@ class _ScikerasClassifier(KerasClassifier):
             self, X, y, sample_weight, kwargs.pop("validation_data", None)
         )
         kwargs["validation_split"] = 0.0  # Keras' own split takes the *last* rows, unshuffled.
+        if self.__dict__.pop("_head_to_fit", False):
+            _transfer.fit_head(self.model_, X, y, sample_weight, batch_size=self.batch_size,
+                               random_state=self._random_state)
         # scikeras passes only self._fit_callbacks to Model.fit (it drops a "callbacks"
         # keyword), so the training callbacks join the user's for this call alone.
         user_callbacks = self._fit_callbacks
@@ -242,7 +250,7 @@ class FacialExpressionClassifier(_ScikerasClassifier):
     optimizer : str, default="adam"
         Name of a Keras optimizer (``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``...).
     learning_rate : float or "auto", default="auto"
-        Initial learning rate; ``"auto"`` is 1e-3 from scratch, 1e-4 with ``weights``. If
+        Initial learning rate; ``"auto"`` is 1e-3 from scratch, 1e-5 with ``weights``. If
         the loss becomes NaN or infinite, training stops and :meth:`fit` raises a
         ValueError, leaving the classifier unfitted: lower the rate.
     lr_schedule : {None, "plateau", "cosine"}, default=None
@@ -276,10 +284,10 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         new one. Its classes stay ``classes_`` (the network's outputs): labels must be among
         them.
     weights : None, str or path-like, default=None
-        Fine-tune instead of training from scratch: a shipped model's name (``"fer2013-7"``
-        uses its first network) or a saved ferkit model folder. Its layers start the network;
-        a new output layer serves ``y``'s classes. The weights decide the shape: the
-        architecture parameters are taken from them (setting one otherwise is an error).
+        Fine-tune instead of training from scratch: a shipped model's name or a saved ferkit
+        model folder (a vote becomes a branch per network). Its layers start the network; a
+        new output layer, first fitted as a logistic regression on them, serves ``y``'s classes.
+        The weights decide the shape (setting an architecture parameter otherwise is an error).
     frozen_blocks : int or "all", default="all"
         With ``weights``: how many leading convolution blocks keep their weights.
 

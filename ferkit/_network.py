@@ -87,6 +87,7 @@ def build_cnn(
     batch_norm: bool = True,
     augment=False,
     seed: int | None = None,
+    branches: int = 1,
 ):
     """Build the ferkit CNN: convolution blocks, fully connected layers, a softmax output.
 
@@ -117,6 +118,12 @@ def build_cnn(
         inference). True uses :data:`DEFAULT_AUGMENTATION`; a dict sets strengths per key.
     seed : int or None, default=None
         Seed for weight initialisers, dropout and augmentation layers.
+    branches : int, default=1
+        Number of such networks side by side, each from the (augmented) image to its last
+        hidden layer, joined by one softmax layer on their concatenated features (layer
+        ``"features"``); their layers' names start with ``net1_``, ``net2_``... This is how a
+        vote of several networks is fine-tuned as one (``FacialExpressionClassifier(
+        weights="fer2013-7")``). With 1, a plain ``keras.Sequential``.
 
     Returns
     -------
@@ -124,51 +131,81 @@ def build_cnn(
         The uncompiled model.
     """
     import keras
-    from keras import layers
+
+    def seeds(offset):
+        # A distinct, reproducible seed per layer (offset + its position); None keeps Keras'
+        # global RNG. Positions are those of the one-branch Sequential, so its weights are
+        # the same as before branches existed.
+        return lambda position: None if seed is None else seed + offset + position
+
+    body = {"filters": filters, "kernel_size": kernel_size, "convs_per_block": convs_per_block,
+            "dense_units": dense_units, "dropout": dropout, "batch_norm": batch_norm}
+    pixels = keras.Input(shape=tuple(int(s) for s in input_shape), name="pixels")
+    front = _augmentation_layers(resolve_augmentation(augment), seeds(0)(1))
+    bodies = [_body_layers(f"net{b + 1}_" if branches > 1 else "",
+                           seeds(1 + len(front) + 10_000 * b), **body)
+              for b in range(branches)]
+    head = keras.layers.Dense(
+        int(n_classes), activation="softmax", name="emotion",
+        kernel_initializer=keras.initializers.GlorotUniform(
+            seed=seeds(1 + len(front) + len(bodies[0]))(0)))
+    if branches == 1:
+        return keras.Sequential([pixels, *front, *bodies[0], head], name="ferkit_cnn")
+    x = pixels
+    for layer in front:
+        x = layer(x)
+    outputs = []
+    for layers in bodies:
+        y = x
+        for layer in layers:
+            y = layer(y)
+        outputs.append(y)
+    features = keras.layers.Concatenate(name="features")(outputs)
+    return keras.Model(pixels, head(features), name="ferkit_cnn")
+
+
+def _body_layers(prefix, seed_at, *, filters, kernel_size, convs_per_block, dense_units,
+                 dropout, batch_norm) -> list:
+    """The layers of one network from the image to its last hidden layer, names prefixed;
+    ``seed_at(position)`` seeds the layer at that position of the list."""
+    from keras import initializers, layers
+
+    stack: list = []
 
     def next_seed():
-        # A distinct, reproducible seed per layer; None keeps Keras' global RNG.
-        return None if seed is None else seed + len(stack)
+        return seed_at(len(stack))
 
     def init():
-        return keras.initializers.GlorotUniform(seed=next_seed())
+        return initializers.GlorotUniform(seed=next_seed())
 
-    stack: list = [keras.Input(shape=tuple(int(s) for s in input_shape), name="pixels")]
-    stack += _augmentation_layers(resolve_augmentation(augment), next_seed())
     for block, n_filters in enumerate(filters):
+        name = f"{prefix}block{block + 1}"
         for conv in range(convs_per_block):
             stack.append(
                 layers.Conv2D(
                     int(n_filters), kernel_size, padding="same", use_bias=not batch_norm,
-                    kernel_initializer=init(), name=f"block{block + 1}_conv{conv + 1}",
+                    kernel_initializer=init(), name=f"{name}_conv{conv + 1}",
                 )
             )
             if batch_norm:
                 stack.append(
-                    layers.BatchNormalization(
-                        momentum=_BN_MOMENTUM, name=f"block{block + 1}_bn{conv + 1}"
-                    )
+                    layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"{name}_bn{conv + 1}")
                 )
-            stack.append(layers.Activation("relu", name=f"block{block + 1}_relu{conv + 1}"))
+            stack.append(layers.Activation("relu", name=f"{name}_relu{conv + 1}"))
         # padding="same" keeps odd or tiny inputs (e.g. 1 x d strips) from shrinking to zero.
-        stack.append(layers.MaxPooling2D(2, padding="same", name=f"block{block + 1}_pool"))
+        stack.append(layers.MaxPooling2D(2, padding="same", name=f"{name}_pool"))
         if dropout:
-            stack.append(
-                layers.Dropout(dropout / 4, seed=next_seed(), name=f"block{block + 1}_drop")
-            )
-    stack.append(layers.Flatten(name="flatten"))
+            stack.append(layers.Dropout(dropout / 4, seed=next_seed(), name=f"{name}_drop"))
+    stack.append(layers.Flatten(name=f"{prefix}flatten"))
     for i, units in enumerate(dense_units):
+        name = f"{prefix}dense{i + 1}"
         stack.append(
             layers.Dense(int(units), use_bias=not batch_norm, kernel_initializer=init(),
-                         name=f"dense{i + 1}")
+                         name=name)
         )
         if batch_norm:
-            stack.append(layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"dense{i + 1}_bn"))
-        stack.append(layers.Activation("relu", name=f"dense{i + 1}_relu"))
+            stack.append(layers.BatchNormalization(momentum=_BN_MOMENTUM, name=f"{name}_bn"))
+        stack.append(layers.Activation("relu", name=f"{name}_relu"))
         if dropout:
-            stack.append(layers.Dropout(dropout, seed=next_seed(), name=f"dense{i + 1}_drop"))
-    stack.append(
-        layers.Dense(int(n_classes), activation="softmax", kernel_initializer=init(),
-                     name="emotion")
-    )
-    return keras.Sequential(stack, name="ferkit_cnn")
+            stack.append(layers.Dropout(dropout, seed=next_seed(), name=f"{name}_drop"))
+    return stack

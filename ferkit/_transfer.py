@@ -3,9 +3,19 @@
 ``FacialExpressionClassifier(weights="fer2013-7")`` (the ``keras.applications`` convention:
 ``weights=None`` trains from scratch) builds the shipped network's architecture, copies its
 convolution and dense layers' weights, adds a new softmax layer for the user's classes and
-keeps the first convolution blocks frozen. The weights decide the network's shape: the
-architecture parameters are taken from them, and one set to something else is an error
-rather than silently ignored.
+keeps the first convolution blocks frozen. A soft vote of several networks (the shipped
+``"fer2013-7"`` is three) becomes one network with a branch per voter, joined by the new
+softmax layer on their concatenated features: fine-tuning starts from all that the vote
+knows, as ``FaceEmbedder`` reads all of it, and predicting costs what the vote costs. The
+weights decide the network's shape: the architecture parameters are taken from them, and one
+set to something else is an error rather than silently ignored.
+
+The new output layer does not start at random: :func:`fit_head` first fits it, as a
+multinomial logistic regression on the trained layers' features of the training faces
+("linear probing, then fine-tuning", Kumar et al., ICLR 2022). A random head sends large,
+meaningless gradients into the trained layers in the first epochs and undoes part of what
+they knew; starting from the probe, fine-tuning begins where ``FaceEmbedder`` +
+``LogisticRegression`` ends.
 """
 
 from __future__ import annotations
@@ -17,11 +27,11 @@ import os
 ARCHITECTURE = ("filters", "kernel_size", "convs_per_block", "dense_units", "batch_norm")
 
 
-def source_network(weights):
-    """The trained :class:`FacialExpressionClassifier` that ``weights`` names.
+def source_networks(weights) -> list:
+    """The trained :class:`FacialExpressionClassifier` (s) that ``weights`` names.
 
-    A shipped model's name or a folder saved with :func:`ferkit.save`; for a vote of several
-    networks (the shipped ``"fer2013-7"``), its first network.
+    A shipped model's name or a folder saved with :func:`ferkit.save`; for a soft vote of
+    several networks (the shipped ``"fer2013-7"``), each of them.
     """
     from sklearn.ensemble import VotingClassifier
     from sklearn.pipeline import Pipeline
@@ -41,16 +51,26 @@ def source_network(weights):
         )
     while isinstance(model, Pipeline):
         model = model.steps[-1][1]
-    if isinstance(model, VotingClassifier):
-        model = model.estimators_[0]
-    # What a fitted ferkit network has (checked by attributes: this module is imported by
-    # the classifier's, not the other way round).
-    if not all(hasattr(model, name) for name in ("model_", "image_shape_", *ARCHITECTURE)):
-        raise ValueError(
-            f"weights {weights!r} holds a {type(model).__name__}, not a ferkit network to "
-            "start from."
-        )
-    return model
+    networks = list(model.estimators_) if isinstance(model, VotingClassifier) else [model]
+    for network in networks:
+        # What a fitted ferkit network has (checked by attributes: this module is imported by
+        # the classifier's, not the other way round).
+        if not all(hasattr(network, name) for name in ("model_", "image_shape_", *ARCHITECTURE)):
+            raise ValueError(
+                f"weights {weights!r} holds a {type(network).__name__}, not a ferkit network "
+                "to start from."
+            )
+        if _shape(network) != _shape(networks[0]):
+            raise ValueError(
+                f"weights {weights!r} is a vote of networks of different shapes "
+                f"({_shape(networks[0])} and {_shape(network)}); ferkit fine-tunes a vote "
+                "whose networks share one architecture."
+            )
+    return networks
+
+
+def _shape(network) -> dict:
+    return {name: _plain(getattr(network, name)) for name in (*ARCHITECTURE, "image_shape_")}
 
 
 def architecture(clf, source) -> dict:
@@ -82,16 +102,18 @@ def _plain(value):
     return tuple(int(v) for v in value) if isinstance(value, list | tuple) else value
 
 
-def start_from(network, source, *, frozen_blocks, weights) -> None:
-    """Copy ``source``'s trained layers into ``network`` and freeze its first blocks.
+def start_from(network, sources, *, frozen_blocks, weights) -> None:
+    """Copy the ``sources``' trained layers into ``network`` and freeze its first blocks.
 
-    Every convolution, batch-normalisation and dense layer but the output one takes the
-    source's weights (the layers have the same names: both come from ``build_cnn``). With
-    ``frozen_blocks`` (an int, or ``"all"``) the layers of the first convolution blocks are
-    not trained; frozen batch normalisation keeps the source's statistics.
+    Every convolution, batch-normalisation and dense layer but the output one takes its
+    source's weights (the layers have the same names, prefixed ``netK_`` for the K-th of
+    several sources: all come from ``build_cnn``). With ``frozen_blocks`` (an int, or
+    ``"all"``) the layers of the first convolution blocks are not trained; frozen batch
+    normalisation keeps the source's statistics.
     """
     import keras
 
+    source = sources[0]
     expected = tuple(source.image_shape_)
     if tuple(network.input_shape[1:]) != expected:
         raise ValueError(
@@ -100,12 +122,71 @@ def start_from(network, source, *, frozen_blocks, weights) -> None:
             "faces to its size (FaceCropper), and reshape with ImageReshaper."
         )
     trained = (keras.layers.Conv2D, keras.layers.BatchNormalization, keras.layers.Dense)
-    for layer in network.layers:
-        if isinstance(layer, trained) and layer.name != "emotion":
-            layer.set_weights(source.model_.get_layer(layer.name).get_weights())
     n_blocks = len(source.filters)
     frozen = n_blocks if frozen_blocks == "all" else min(int(frozen_blocks), n_blocks)
     for layer in network.layers:
-        block = layer.name.partition("_")[0]
+        branch, name = _branch(layer.name, len(sources))
+        if isinstance(layer, trained) and name != "emotion":
+            layer.set_weights(sources[branch].model_.get_layer(name).get_weights())
+        block = name.partition("_")[0]
         if block.startswith("block") and int(block[5:]) <= frozen:
             layer.trainable = False
+
+
+def _branch(layer_name: str, n_branches: int) -> tuple[int, str]:
+    """``(index of the source, name in that source)`` of a layer built by ``build_cnn``."""
+    prefix, _, rest = layer_name.partition("_")
+    if n_branches > 1 and prefix.startswith("net") and prefix[3:].isdigit():
+        return int(prefix[3:]) - 1, rest
+    return 0, layer_name
+
+
+#: Inverse regularisation strengths the head's logistic regression chooses from, by
+#: cross-validation on the training faces (the features are unscaled ReLU activations).
+HEAD_CS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+
+
+def fit_head(network, X, y, sample_weight=None, *, batch_size: int, random_state=None) -> None:
+    """Set ``network``'s output layer to a logistic regression on its features of ``X``.
+
+    Parameters
+    ----------
+    network : keras.Model
+        A ferkit network whose last layer, ``"emotion"``, is a softmax ``Dense`` layer.
+    X : ndarray
+        Training images, as the network takes them.
+    y : ndarray of shape (n_samples, n_classes)
+        One-hot targets.
+    sample_weight : ndarray or None
+        Weights per face.
+    batch_size : int
+        Faces per forward pass.
+    random_state : int or None
+        Seeds the cross-validation folds.
+    """
+    import keras
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    head = network.get_layer("emotion")
+    labels = np.argmax(y, axis=1)
+    present, counts = np.unique(labels, return_counts=True)
+    # The probe needs every output class, and a few faces of each to cross-validate on;
+    # otherwise the head keeps its random start.
+    if len(present) != y.shape[1] or counts.min() < 2:
+        return
+    features = keras.Model(network.inputs, head.input).predict(X, batch_size=batch_size,
+                                                                 verbose=0)
+    folds = StratifiedKFold(n_splits=int(min(5, counts.min())), shuffle=True,
+                            random_state=random_state)
+    # Chosen by log-loss, which is what the network goes on to minimise.
+    search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": list(HEAD_CS)},
+                          scoring="neg_log_loss", cv=folds)
+    probe = search.fit(features, labels, sample_weight=sample_weight).best_estimator_
+    coef, intercept = probe.coef_, probe.intercept_
+    if y.shape[1] == 2:
+        # scikit-learn fits one logit for two classes; softmax over (0, z) is the same model.
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([np.zeros_like(intercept), intercept])
+    head.set_weights([coef.T.astype("float32"), intercept.astype("float32")])

@@ -417,13 +417,16 @@ def test_unknown_or_custom_layers_are_refused(saved, tmp_path, layer, message):
         load(folder)
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd", "rmsprop", "nadam"])
-def test_every_network_ferkit_builds_is_allowed(optimizer):
-    # Guards the allow-list against build_cnn growing a layer it does not know.
+@pytest.mark.parametrize("optimizer, branches", [
+    ("adam", 1), ("adamw", 1), ("sgd", 1), ("rmsprop", 1), ("nadam", 1), ("adam", 2),
+])
+def test_every_network_ferkit_builds_is_allowed(optimizer, branches):
+    # Guards the allow-list against build_cnn growing a layer it does not know; two branches
+    # make the Functional network of a fine-tuned vote.
     from ferkit._network import DEFAULT_AUGMENTATION, build_cnn
 
     model = build_cnn((12, 12, 1), 3, filters=(2,), dense_units=(2,), convs_per_block=2,
-                      augment=dict(DEFAULT_AUGMENTATION), seed=0)
+                      augment=dict(DEFAULT_AUGMENTATION), seed=0, branches=branches)
     model.compile(optimizer=keras.optimizers.get(optimizer),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                   metrics=["accuracy"])
@@ -432,14 +435,37 @@ def test_every_network_ferkit_builds_is_allowed(optimizer):
     assert {"RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
             "RandomContrast", "BatchNormalization", "Dropout"} <= layers
     assert config["compile_config"]["optimizer"]["module"] == "keras.optimizers"
+    rebuilt = _keras_io.deserialize_architecture(config, file="model.json")
+    assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
 
 
-def test_non_sequential_architecture_is_refused(saved, tmp_path):
+@pytest.mark.parametrize("class_name, module", [
+    ("Functional", "keras"), ("Model", "keras"), ("Functional", "mypackage.models"),
+])
+def test_networks_other_than_sequential_or_functional_are_refused(saved, tmp_path, class_name,
+                                                                   module):
     folder = _copy(saved["clf"], tmp_path)
-    _replace_file(folder, "model.json", json.dumps({"class_name": "Functional",
-                                                    "module": "keras", "config": {}}))
-    with pytest.raises(ValueError, match=r"model.json does not describe a Keras Sequential"):
+    _replace_file(folder, "model.json", json.dumps({"class_name": class_name,
+                                                    "module": module, "config": {}}))
+    with pytest.raises(ValueError, match=r"model.json does not describe a Keras Sequential "
+                                         r"or Functional network"):
         load(folder)
+
+
+def test_a_functional_networks_layer_references_carry_nothing_else():
+    # A branch's input names another layer's output: allowed as plain data, but an object
+    # dressed as such a reference (extra keys, say a module to import) is refused.
+    from ferkit._network import build_cnn
+
+    config = json.loads(build_cnn((8, 8, 1), 2, filters=(2,), dense_units=(2,),
+                                  branches=2).to_json())
+    _keras_io.check_architecture(config, file="model.json")
+    reference = config["config"]["layers"][1]["inbound_nodes"][0]["args"][0]
+    assert reference["class_name"] == "__keras_tensor__"
+    reference["module"] = "os"
+    with pytest.raises(ValueError, match=r"model.json refers to '__keras_tensor__' \(module "
+                                         r"'os'\)"):
+        _keras_io.check_architecture(config, file="model.json")
 
 
 # -- damaged files -----------------------------------------------------------------------------
@@ -539,6 +565,8 @@ def test_declared_weight_shapes_match_keras_for_every_allowed_layer():
     from keras import layers
     from keras.src.backend.common import global_state
 
+    from ferkit._network import build_cnn
+
     networks = [
         keras.Sequential([
             layers.Input((16, 16, 3)), layers.Rescaling(1 / 255), layers.RandomBrightness(0.1),
@@ -558,6 +586,7 @@ def test_declared_weight_shapes_match_keras_for_every_allowed_layer():
         ]),
         keras.Sequential([layers.Input((8, 8, 1)), layers.GlobalAveragePooling2D(),
                           layers.Dense(3)]),
+        build_cnn((8, 8, 1), 3, filters=(2,), dense_units=(2,), branches=2),  # Concatenate
     ]
     used = set()
     for network in networks:

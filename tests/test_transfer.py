@@ -84,7 +84,7 @@ def test_learning_rate_auto_suits_fine_tuning(source_folder, valence):
     tuned = _fine_tuner(source_folder).fit(X, y)[-1]
     scratch = FacialExpressionClassifier(filters=(4,), dense_units=(4,), epochs=1,
                                          random_state=0).fit(X / 255.0, y)
-    assert float(tuned.model_.optimizer.learning_rate) == pytest.approx(1e-4)
+    assert float(tuned.model_.optimizer.learning_rate) == pytest.approx(1e-5)
     assert float(scratch.model_.optimizer.learning_rate) == pytest.approx(1e-3)
 
 
@@ -124,3 +124,92 @@ def test_faces_of_another_size_are_refused(source_folder, valence):
     with pytest.raises(ValueError, match=r"takes images of shape \(48, 48, 1\), but X holds "
                                          r"images of shape \(24, 24, 1\)"):
         model.fit(small, y)
+
+
+# -- a vote fine-tuned as one network, and the head's start -----------------------------------
+
+@pytest.fixture(scope="module")
+def vote_folder(tmp_path_factory, sample3):
+    """A soft vote of two small trained networks saved as one ferkit model folder."""
+    from sklearn.ensemble import VotingClassifier
+
+    def network(seed):
+        return FacialExpressionClassifier(filters=(4, 6), dense_units=(8,), epochs=2,
+                                          random_state=seed)
+
+    vote = make_pipeline(ImageReshaper(), PixelScaler(), VotingClassifier(
+        [("seed0", network(0)), ("seed1", network(1))], voting="soft"))
+    vote.fit(sample3.data, sample3.target)
+    return ferkit.save(vote, tmp_path_factory.mktemp("vote") / "model")
+
+
+def test_a_vote_is_fine_tuned_as_one_network_with_a_branch_per_voter(vote_folder, valence,
+                                                                      tmp_path):
+    X, y = valence
+    model = _fine_tuner(str(vote_folder)).fit(X, y)
+    clf, voters = model[-1], ferkit.load(vote_folder)[-1].estimators_
+    for k, voter in enumerate(voters, start=1):
+        for name in ("block1_conv1", "block2_conv1", "block2_bn1"):
+            for mine, theirs in zip(clf.model_.get_layer(f"net{k}_{name}").get_weights(),
+                                    voter.model_.get_layer(name).get_weights(), strict=True):
+                np.testing.assert_array_equal(mine, theirs)
+    # One softmax layer reads both branches' last hidden layers (8 features each).
+    assert clf.model_.get_layer("features").output.shape[-1] == 16
+    assert clf.model_.get_layer("emotion").units == 3
+    loaded = ferkit.load(ferkit.save(model, tmp_path / "tuned"))
+    np.testing.assert_array_equal(loaded.predict_proba(X[:8]), model.predict_proba(X[:8]))
+    # FaceEmbedder reads the fine-tuned vote's joined features.
+    assert ferkit.FaceEmbedder(loaded).fit(X[:1]).transform(X[:4]).shape == (4, 16)
+
+
+def _head_probe(network, X, labels):
+    """What fit_head promises: the softmax layer is scikit-learn's logistic regression, its C
+    cross-validated by log-loss, on the features the layer reads."""
+    import keras
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+    from ferkit._transfer import HEAD_CS
+
+    features = keras.Model(network.inputs, network.get_layer("emotion").input).predict(
+        X, verbose=0)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": list(HEAD_CS)},
+                          scoring="neg_log_loss", cv=folds)
+    return search.fit(features, labels).predict_proba(features)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_new_output_layer_starts_as_a_logistic_regression_on_the_features(
+        source_folder, valence, n_classes):
+    from ferkit._network import build_cnn
+    from ferkit._transfer import fit_head, start_from
+
+    X, y = valence
+    X = ImageReshaper().fit_transform(X)[:, :, :, None] / 255.0
+    labels = np.unique(y, return_inverse=True)[1]
+    keep = labels < n_classes
+    X, labels = X[keep], labels[keep]
+    source = _source(source_folder)
+    network = build_cnn((48, 48, 1), n_classes, filters=(4, 6, 8), dense_units=(12,), seed=0)
+    start_from(network, [source], frozen_blocks="all", weights="source")
+    before = network.predict(X, verbose=0)
+    fit_head(network, X, np.eye(n_classes)[labels], batch_size=64, random_state=0)
+    after = network.predict(X, verbose=0)
+    expected = _head_probe(network, X, labels)
+    np.testing.assert_allclose(after, expected, atol=1e-5)
+    assert not np.allclose(before, expected, atol=1e-3)
+
+
+def test_the_head_keeps_its_random_start_without_every_class_to_probe(source_folder, valence):
+    from ferkit._network import build_cnn
+    from ferkit._transfer import fit_head, start_from
+
+    X, _ = valence
+    X = ImageReshaper().fit_transform(X[:20])[:, :, :, None] / 255.0
+    network = build_cnn((48, 48, 1), 3, filters=(4, 6, 8), dense_units=(12,), seed=0)
+    start_from(network, [_source(source_folder)], frozen_blocks="all", weights="source")
+    before = network.get_layer("emotion").get_weights()
+    fit_head(network, X, np.eye(3)[[0, 1] * 10], batch_size=64)  # no face of class 2
+    for mine, theirs in zip(network.get_layer("emotion").get_weights(), before, strict=True):
+        np.testing.assert_array_equal(mine, theirs)

@@ -90,8 +90,9 @@ def _network(args, params):
         if "weights" not in inspect.signature(ferkit.FacialExpressionClassifier).parameters:
             raise ValueError("--fine-tune: this version of ferkit cannot fine-tune a network "
                              "(FacialExpressionClassifier has no weights parameter)")
+        # Mirrored faces averaged at prediction, as in the shipped networks it starts from.
         model = ferkit.make_fer_pipeline(preset=args.preset, random_state=args.random_state,
-                                         weights=args.from_model)
+                                         weights=args.from_model, test_time_flip=True)
     else:
         model = ferkit.make_fer_pipeline(preset=args.preset, random_state=args.random_state)
     return model.set_params(**params)

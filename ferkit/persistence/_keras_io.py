@@ -15,6 +15,7 @@ Importing this module does not import Keras; the functions do.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import warnings
@@ -40,10 +41,17 @@ ALLOWED_LAYERS: frozenset[str] = frozenset({
     "DepthwiseConv2D", "LayerNormalization", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax",
     "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "Reshape", "Rescaling",
     "ZeroPadding2D", "Cropping2D", "RandomBrightness",
+    # joins the branches of a fine-tuned vote (build_cnn(branches=...))
+    "Concatenate",
 })
+
+#: Top-level network classes: a one-branch ferkit network is Sequential, a fine-tuned vote
+#: Functional (its config lists layers and which layer's output feeds which: data only).
+_NETWORKS = {"Sequential": "keras", "Functional": "keras.src.models.functional"}
 
 _ALLOWED: dict[str, frozenset[str]] = {
     "keras": frozenset({"Sequential", "DTypePolicy", "FloatDTypePolicy"}),
+    "keras.src.models.functional": frozenset({"Functional"}),
     "keras.layers": ALLOWED_LAYERS,
     "keras.initializers": frozenset({
         "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
@@ -84,15 +92,16 @@ def check_architecture(config, *, file) -> None:
     Raises
     ------
     ValueError
-        If the top level is not a Keras ``Sequential`` model, or any object in it is a Python
+        If the top level is not a Keras ``Sequential`` or ``Functional`` model, or any object
+        in it is a Python
         function or lambda, comes from a module other than Keras, carries a custom registered
         name, or is a class not on the allow-list (``Lambda``, unknown layers...).
     """
-    if not (isinstance(config, dict) and config.get("class_name") == "Sequential"):
-        found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+    found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+    if found not in _NETWORKS or config.get("module") != _NETWORKS[found]:
         raise ValueError(
-            f"{file} does not describe a Keras Sequential network (found {found!r}); ferkit "
-            "networks are Sequential."
+            f"{file} does not describe a Keras Sequential or Functional network (found "
+            f"{found!r}); ferkit networks are one of those."
         )
     _check_node(config, "$", file)
 
@@ -112,6 +121,10 @@ def _check_node(node, where: str, file) -> None:
 
 def _check_object(node: dict, where: str, file) -> None:
     class_name = node.get("class_name")
+    if class_name == "__keras_tensor__" and set(node) <= {"class_name", "config"}:
+        # A Functional network's reference to another layer's output (shape, dtype, which
+        # layer): data, which Keras resolves against the network's own checked layers.
+        return
     module = node.get("module")
     registered = node.get("registered_name")
     label = f"{class_name!r} (module {module!r}) at {where}"
@@ -168,7 +181,9 @@ def deserialize_architecture(config, *, file):
 
     with _forced_safe_mode():
         try:
-            return keras.saving.deserialize_keras_object(config, safe_mode=True)
+            # A copy: Keras empties a Functional config as it rebuilds from it.
+            return keras.saving.deserialize_keras_object(copy.deepcopy(config),
+                                                         safe_mode=True)
         except Exception as exc:
             raise ValueError(f"{file}: the network could not be rebuilt: {exc}") from exc
 
