@@ -4,7 +4,7 @@ Photos are synthetic 640x480 JPEGs made from scikit-image's own pictures (the as
 photo, scaled, flipped and re-lit, pasted on its landscapes and textures), written to a
 temporary folder that is deleted afterwards: no photo is kept.
 
-Three candidates are timed in the same run, photo by photo and round-robin (each photo is
+The candidates are timed in the same run, photo by photo and round-robin (each photo is
 handed to every candidate in turn, in an order that rotates from one photo to the next), so
 that bursts of load from other processes fall on all of them alike:
 
@@ -12,10 +12,15 @@ that bursts of load from other processes fall on all of them alike:
   ``skimage.io.imread`` the file, ``rgb2gray``, and ``Cascade.detect_multi_scale`` with the
   search ferkit uses (scale factor 1.1, step 1.5, 24-pixel to whole-image windows) and
   scikit-image's own merging;
-- **detect_faces**: ``ferkit.detect_faces(path)`` (reading, grayscale, detection, merging and
-  scoring the windows);
-- **predict_image**: ``ferkit.predict_image(model, path)``, everything ``ferkit predict`` does
-  per photo: detection, 48x48 crops and the network's probabilities.
+- **mtcnn package** (the plain detector call, only when the ``mtcnn`` package is importable;
+  it is not a ferkit dependency): ``MTCNN().detect_faces(path)``, the upstream code ferkit's
+  default detector comes from;
+- **detect_faces lbp** / **detect_faces**: ``ferkit.detect_faces(path, detector="lbp")`` and
+  the default ``ferkit.detect_faces(path)`` (MTCNN): reading, detection, the table;
+- **predict_image lbp** (today's LBP path, what ``ferkit predict`` did before MTCNN) and
+  **predict_image** (the new default): ``ferkit.predict_image(model, path)``, everything
+  ``ferkit predict`` does per photo: detection, aligned 48x48 crops and the network's
+  probabilities. The default detector must be no slower than the LBP path.
 
 Ratios are against the raw cascade. The model is the pretrained ``fer2013-7`` when this
 installation has it, else the default network trained for one epoch on the embedded sample
@@ -107,6 +112,16 @@ def raw_cascade():
     return detect
 
 
+def mtcnn_package():
+    """The upstream ``mtcnn`` package's own call, or None where it is not installed."""
+    try:
+        from mtcnn import MTCNN
+    except ImportError:
+        return None
+    detector = MTCNN()
+    return lambda path: detector.detect_faces(str(path))
+
+
 def round_robin(candidates: dict, photos: list[Path]) -> dict[str, dict[str, list[float]]]:
     """Wall-clock and CPU seconds of each candidate on each photo, candidates interleaved."""
     names = list(candidates)
@@ -133,16 +148,25 @@ def main(argv=None) -> int:
     repeats = args.repeats or (5 if args.quick else 30)
 
     from ferkit import detect_faces, predict_image
+    from ferkit.faces import make_detector
 
     model, model_note = get_model()
-    candidates = {
-        "raw cascade": raw_cascade(),
-        "detect_faces": detect_faces,
-        "predict_image": lambda path: predict_image(model, path),
-    }
+    # One detector object each, as ferkit predict builds one for a whole folder.
+    mtcnn, lbp = make_detector("mtcnn"), make_detector("lbp")
+    candidates = {"raw cascade": raw_cascade()}
+    upstream = mtcnn_package()
+    if upstream is not None:
+        candidates["mtcnn package"] = upstream
+    candidates.update({
+        "detect_faces lbp": lambda path: detect_faces(path, detector=lbp),
+        "detect_faces": lambda path: detect_faces(path, detector=mtcnn),
+        "predict_image lbp": lambda path: predict_image(model, path, detector=lbp),
+        "predict_image": lambda path: predict_image(model, path, detector=mtcnn),
+    })
     with tempfile.TemporaryDirectory(prefix="ferkit-bench-photos-") as tmp:
         paths = make_photos(Path(tmp), n_photos)
-        faces_found = sum(len(detect_faces(p)) > 0 for p in paths)
+        faces_found = sum(len(detect_faces(p, detector=mtcnn)) > 0 for p in paths)
+        lbp_found = sum(len(detect_faces(p, detector=lbp)) > 0 for p in paths)
         single = round_robin(candidates, [paths[0]] * repeats)
         start = time.perf_counter()
         folder = round_robin(candidates, paths)
@@ -169,20 +193,23 @@ def main(argv=None) -> int:
     print(table)
     body = "\n".join([
         f"One 640x480 JPEG photo timed {repeats} times per candidate, then a folder of "
-        f"{n_photos} such photos (one face each, 45-95 pixels wide; ferkit's detector found "
-        f"faces in {faces_found} of them) read one by one, as `ferkit predict FOLDER` does; "
-        "candidates interleaved photo by photo. Baseline: scikit-image alone (`imread`, "
-        "`rgb2gray`, `Cascade.detect_multi_scale` with the same search). "
+        f"{n_photos} such photos (one face each, 45-95 pixels wide; MTCNN found faces in "
+        f"{faces_found} of them, the LBP cascade in {lbp_found}) read one by one, as "
+        "`ferkit predict FOLDER` does; candidates interleaved photo by photo. Baseline: "
+        "scikit-image alone (`imread`, `rgb2gray`, `Cascade.detect_multi_scale` with the same "
+        "search). "
         f"Model: {model_note}. The folder part took {folder_seconds:.0f} s; {load_note()}.",
         "",
         table,
         "",
         "Wall-clock figures are what a person waits; on a busy machine they swing with other "
         "processes' load, so CPU figures (this process's CPU time; TensorFlow may use several "
-        "threads) are given beside them. detect_faces does the baseline's search plus its own "
-        "window merging and scoring; predict_image adds the 48x48 crops and the model's "
-        "forward passes (one batch per photo through each of its networks, faces and their "
-        "mirror images where the model flips at test time).",
+        "threads) are given beside them. `detect_faces lbp` does the baseline's search plus "
+        "its own window merging and scoring; `detect_faces` runs MTCNN's three networks "
+        "instead; predict_image adds the 48x48 crops (aligned when MTCNN gives the eyes) and "
+        "the model's forward passes (one batch per photo through each of its networks, faces "
+        "and their mirror images where the model flips at test time). The first call of each "
+        "(TensorFlow's import and tracing, a few seconds) is a warm-up, not timed.",
     ])
     write_section(SECTION, body, command=" ".join(["python benchmarks/bench_photos.py",
                                                    *(argv or sys.argv[1:])]))

@@ -3,7 +3,7 @@
 FER2013's faces are pre-cropped 48x48 grayscale; photos are not. This example runs the three
 ways ferkit handles photos:
 
-1. ``ferkit.detect_faces``: the boxes of every face (scikit-image's LBP cascade, offline);
+1. ``ferkit.detect_faces``: the boxes and landmarks of every face (MTCNN, offline);
 2. ``ferkit.predict_image``: every face with its emotion and probabilities;
 3. a scikit-learn pipeline ``FaceCropper -> model``: one label per photo (its largest face).
 

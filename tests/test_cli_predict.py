@@ -44,7 +44,10 @@ def folder(tmp_path, photo):
 
 
 def _columns(classes):
-    return ["file", "face", "x", "y", "width", "height", "score", "emotion", *classes]
+    from ferkit.faces import LANDMARK_COLUMNS
+
+    return ["file", "face", "x", "y", "width", "height", "score", *LANDMARK_COLUMNS, "emotion",
+            *classes]
 
 
 def test_folder_with_a_bad_file(folder, model_dir, fitted_pipeline, capsys):
@@ -56,7 +59,7 @@ def test_folder_with_a_bad_file(folder, model_dir, fitted_pipeline, capsys):
     assert {"a.jpg", "b.png"} <= {p.rsplit("/", 1)[-1] for p in table["file"]}
     assert not table["file"].str.endswith(("c.png", "d.jpg")).any()
     proba = table[fitted_pipeline.classes_.tolist()].to_numpy()
-    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=2e-4)  # rounded to 4 decimals
     # ...and the corrupt one, the faceless one and the skipped note are reported.
     assert "d.jpg" in err and "could not be read" in err
     assert "no face found in" in err and "c.png" in err
@@ -72,7 +75,10 @@ def test_the_same_rows_as_predict_image(folder, model_dir, fitted_pipeline, caps
     expected = predict_image(fitted_pipeline, folder / "a.jpg")
     assert len(table) == len(expected) > 0
     np.testing.assert_array_equal(table["emotion"], expected["emotion"])
-    np.testing.assert_allclose(table[expected.columns[-3:]], expected.iloc[:, -3:], atol=1e-6)
+    # CSV rounds the probabilities to 4 decimals, and only them (and the score).
+    np.testing.assert_array_equal(table[expected.columns[-3:]], expected.iloc[:, -3:].round(4))
+    np.testing.assert_array_equal(table[["x", "y", "width", "height"]],
+                                  expected[["x", "y", "width", "height"]])
 
 
 def test_json_to_a_file(folder, model_dir, tmp_path, capsys):
@@ -154,9 +160,13 @@ def test_pretrained_by_name_and_by_default(photo_png, capsys):
 def test_a_bad_detector_option_is_a_usage_error(photo_png, tmp_path, capsys):
     # Checked before the model is loaded (this one does not exist) or any photo is read.
     args = ["predict", str(photo_png), "--model", str(tmp_path / "no-model")]
-    assert main([*args, "--min-neighbors", "0"]) == 2
+    assert main([*args, "--detector", "lbp", "--min-neighbors", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--min-neighbors must be an int >= 1; got 0" in err
+    assert main([*args, "--min-confidence", "2"]) == 2
+    assert "--min-confidence must be a number from 0 to 1; got 2" in capsys.readouterr().err
+    assert main([*args, "--min-neighbors", "3"]) == 2  # an option of the other detector
+    assert "--min-neighbors applies to --detector lbp" in capsys.readouterr().err
     assert "no-model" not in err and "could not be read" not in err
 
 

@@ -9,7 +9,7 @@ from skimage import data
 from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
-from ferkit.faces import crop_face, detect_faces, to_gray
+from ferkit.faces import crop_face, detect_faces, make_detector, to_gray
 from ferkit.preprocessing import FaceCropper
 
 
@@ -31,11 +31,14 @@ def test_crops_the_astronaut(photo):
     faces = cropper.fit_transform([photo])
     assert faces.shape == (1, 48, 48) and faces.dtype == np.uint8
     assert cropper.faces_found_.tolist() == [True]
-    # The crop is the detector's largest face, with the 10% margin.
-    box = detect_faces(photo).iloc[0][["x", "y", "width", "height"]].to_numpy()
-    np.testing.assert_allclose(cropper.boxes_[0], box, atol=1)
-    expected = crop_face(to_gray(photo), cropper.boxes_[0], margin=0.1)
-    np.testing.assert_array_equal(faces[0], expected)
+    # The crop is the detector's largest face, with the default margin, eyes levelled.
+    face = detect_faces(photo).iloc[0]
+    np.testing.assert_allclose(cropper.boxes_[0], face[["x", "y", "width", "height"]], atol=1)
+    row = make_detector()(to_gray(photo), photo)[0]  # unrounded: a pixel moves a 48x48 crop
+    np.testing.assert_array_equal(faces[0], crop_face(to_gray(photo), row, align=True))
+    assert not np.array_equal(faces[0], crop_face(to_gray(photo), row))  # it is tilted 4 deg
+    unaligned = FaceCropper(align=False).fit_transform([photo])[0]
+    np.testing.assert_array_equal(unaligned, crop_face(to_gray(photo), cropper.boxes_[0]))
 
 
 def test_lfw_faces_are_cropped():
@@ -43,7 +46,7 @@ def test_lfw_faces_are_cropped():
     cropper = FaceCropper(on_missing="nan")
     faces = cropper.fit_transform(patches)
     assert faces.shape == (100, 48, 48)
-    assert cropper.faces_found_.mean() >= 0.7
+    assert cropper.faces_found_.mean() >= 0.9
     found = faces[cropper.faces_found_]
     assert not np.isnan(found).any() and found.min() >= 0 and found.max() <= 255
     assert np.isnan(faces[~cropper.faces_found_]).all()
@@ -70,12 +73,13 @@ def test_a_batch_of_mixed_sizes_kinds_and_files(photo, tmp_path):
     assert faces.shape == (6, 48, 48) and faces.dtype == np.uint8
     assert cropper.faces_found_.all()
     # Every version of the photo gives the same face: the same box (in its own pixels) and
-    # crops that match closely (exactly where only the pixel type differs).
+    # crops that match closely (exactly where only the pixel type differs; the grey one is
+    # found without colour, so its box moves by a pixel or two).
     boxes = cropper.boxes_ / np.array([1, 5, 1, 1, 512 / 200, 1])[:, None]
     np.testing.assert_allclose(boxes, np.broadcast_to(boxes[0], boxes.shape), atol=3)
-    for face in faces[[2, 3, 5]]:
+    for face in faces[[2, 3]]:
         assert np.abs(face - faces[0].astype(float)).mean() < 1
-    for face in faces[[1, 4]]:
+    for face in faces[[1, 4, 5]]:
         assert np.corrcoef(face.ravel(), faces[0].ravel())[0, 1] > 0.7
 
 
@@ -118,7 +122,7 @@ def test_bad_files_and_batches_are_named(photo, tmp_path):
         FaceCropper().fit_transform([])
     with pytest.raises(ValueError, match="size"):
         FaceCropper(size=(48,)).fit_transform([photo])
-    with pytest.raises(TypeError, match="face-detector option"):
+    with pytest.raises(TypeError, match=r"unknown option.*neighbours"):
         FaceCropper(detector_params={"neighbours": 3}).fit_transform([photo])
 
 
@@ -127,7 +131,8 @@ def test_options_change_the_crop(photo):
     loose = FaceCropper(margin=0.5).fit_transform([photo])
     assert not np.array_equal(tight, loose)
     assert FaceCropper(size=(32, 40)).fit_transform([photo]).shape == (1, 32, 40)
-    strict = FaceCropper(on_missing="nan", detector_params={"min_neighbors": 1000})
+    strict = FaceCropper(on_missing="nan", detector="lbp",
+                         detector_params={"min_neighbors": 1000})
     strict.fit_transform([photo])
     assert strict.faces_found_.tolist() == [False]
 

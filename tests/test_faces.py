@@ -15,6 +15,7 @@ from skimage import data
 from ferkit import detect_faces, predict_image
 from ferkit.faces import (
     IMAGE_EXTENSIONS,
+    LANDMARK_COLUMNS,
     crop_face,
     draw_faces,
     list_images,
@@ -50,24 +51,40 @@ def small(astronaut):
     return np.asarray(Image.fromarray(astronaut).resize((200, 200), Image.Resampling.BILINEAR))
 
 
-def test_finds_the_astronaut(astronaut):
+BOXES = ["x", "y", "width", "height", "score"]
+
+
+def test_finds_the_astronaut_and_her_landmarks(astronaut):
     faces = detect_faces(astronaut)
-    assert faces.columns.tolist() == ["x", "y", "width", "height", "score"]
-    assert all(faces[c].dtype == np.int64 for c in faces.columns)
-    largest = faces.iloc[0]
-    assert _holds_the_face(largest)
+    assert faces.columns.tolist() == [*BOXES, *LANDMARK_COLUMNS]
+    assert all(faces[c].dtype == np.int64 for c in BOXES[:4])
+    assert len(faces) == 1  # not the badge on her shoulder (MTCNN scores it 0.87)
+    face = faces.iloc[0]
+    assert _holds_the_face(face) and 0.9 <= face["score"] <= 1
+    # Landmarks inside the box, in the image's left-to-right order, eyes above the mouth.
+    inside_x = face["x"] <= face[[c for c in LANDMARK_COLUMNS if c.endswith("_x")]]
+    assert (inside_x <= face["x"] + face["width"]).all()
+    assert face["left_eye_x"] < face["nose_x"] < face["right_eye_x"]
+    assert max(face["left_eye_y"], face["right_eye_y"]) < face["nose_y"] < face["mouth_left_y"]
+
+
+def test_the_lbp_cascade_is_still_there(astronaut):
+    faces = detect_faces(astronaut, detector="lbp")
+    assert faces.columns.tolist() == BOXES  # no landmarks
+    assert _holds_the_face(faces.iloc[0])
     areas = faces["width"] * faces["height"]
     assert (np.diff(areas) <= 0).all()  # largest first
-    assert (faces["score"] >= 3).all()  # min_neighbors=3 by default
+    assert (faces["score"] >= 3).all()  # min_neighbors=3 by default: windows, not probability
+    assert len(detect_faces(astronaut, detector="lbp", min_neighbors=8)) <= len(faces)
 
 
 def test_finds_the_lfw_faces_and_not_the_other_patches():
     # lfw_subset ships inside scikit-image (no download): 100 faces, then 100 non-face patches
-    # of 25x25 pixels.
+    # of 25x25 pixels. MTCNN finds 97 and no false one (the LBP cascade 78, and 1).
     patches = data.lfw_subset()
     found = np.array([len(detect_faces(p)) > 0 for p in patches])
-    assert found[:100].mean() >= 0.7
-    assert found[100:].mean() <= 0.1
+    assert found[:100].mean() >= 0.9
+    assert found[100:].mean() <= 0.02
 
 
 @pytest.mark.parametrize(
@@ -117,11 +134,13 @@ def test_a_very_large_photo_is_searched_small_and_mapped_back(astronaut):
 @pytest.mark.parametrize("shape", [(1, 1), (1, 1, 3), (3, 500), (23, 23)])
 def test_tiny_images_have_no_face(shape):
     faces = detect_faces(np.full(shape, 128, dtype=np.uint8))
-    assert faces.empty and faces.columns.tolist() == ["x", "y", "width", "height", "score"]
+    assert faces.empty and faces.columns.tolist() == [*BOXES, *LANDMARK_COLUMNS]
+    assert detect_faces(np.full(shape, 128, dtype=np.uint8), detector="lbp").empty
 
 
-def test_no_face_in_a_photo_without_people():
-    assert detect_faces(data.coins()).empty
+@pytest.mark.parametrize("name", ["coffee", "rocket", "coins", "chelsea"])
+def test_no_face_in_a_photo_without_people(name):
+    assert detect_faces(getattr(data, name)()).empty
 
 
 def test_unreadable_files_are_named(tmp_path, astronaut):
@@ -137,8 +156,12 @@ def test_unreadable_files_are_named(tmp_path, astronaut):
             detect_faces(bad)
     with pytest.raises(FileNotFoundError, match=r"missing\.png"):
         detect_faces(tmp_path / "missing.png")
-    with pytest.raises(IsADirectoryError, match="folder"):
+    # A folder is a batch: its unreadable files are named too.
+    with pytest.raises(ValueError, match=r"notes\.jpg|empty\.png|truncated\.jpg"):
         detect_faces(tmp_path)
+    (tmp_path / "none").mkdir()
+    with pytest.raises(ValueError, match=r"no image files in folder .*none"):
+        detect_faces(tmp_path / "none")
 
 
 def test_files_beyond_pillows_size_limit_are_refused_by_name(tmp_path, monkeypatch):
@@ -198,11 +221,20 @@ def test_bad_arrays_get_clear_errors(image, error, match):
 
 @pytest.mark.parametrize(
     "options",
-    [{"min_neighbors": 0}, {"scale_factor": 1.0}, {"max_side": 10}, {"min_size": "big"}],
+    [{"min_confidence": 1.5}, {"min_confidence": "high"}, {"max_side": 10},
+     {"min_size": "big"}, {"min_size": 5}, {"detector": "yolo"},
+     {"detector": "lbp", "min_neighbors": 0}, {"detector": "lbp", "scale_factor": 1.0},
+     {"detector": "lbp", "max_side": 10}, {"detector": "lbp", "min_confidence": 0.5}],
 )
 def test_bad_detector_options(options, small):
-    with pytest.raises(ValueError, match=next(iter(options))):
+    name = [k for k in options if k != "detector"] or ["detector"]
+    with pytest.raises((ValueError, TypeError), match=name[0]):
         detect_faces(small, **options)
+
+
+def test_options_of_the_other_detector_are_named():
+    with pytest.raises(TypeError, match=r"min_neighbors.*another detector"):
+        detect_faces(np.zeros((50, 50), np.uint8), min_neighbors=3)
 
 
 def test_crop_face_frames_the_box():
@@ -216,10 +248,10 @@ def test_crop_face_frames_the_box():
 
 
 def test_predict_image_on_every_face(small, fitted_pipeline):
-    table = predict_image(fitted_pipeline, small)
+    table = predict_image(fitted_pipeline, small, align=False)
     classes = fitted_pipeline.classes_.tolist()
     assert table.columns.tolist() == [
-        "face", "x", "y", "width", "height", "score", "emotion", *classes
+        "face", *BOXES, *LANDMARK_COLUMNS, "emotion", *classes
     ]
     faces = detect_faces(small)
     pd.testing.assert_frame_equal(table[faces.columns], faces)
@@ -228,7 +260,7 @@ def test_predict_image_on_every_face(small, fitted_pipeline):
     np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-6)
     assert (table["emotion"] == np.asarray(classes)[proba.argmax(axis=1)]).all()
     # Each row is the model's own prediction for that face's 48x48 crop.
-    crop = crop_face(to_gray(small), faces.iloc[0].to_numpy()[:4], margin=0.1)
+    crop = crop_face(to_gray(small), faces.iloc[0].to_numpy()[:4])
     np.testing.assert_allclose(
         fitted_pipeline.predict_proba(crop.reshape(1, -1))[0], proba[0], atol=1e-3
     )

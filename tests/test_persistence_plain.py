@@ -134,7 +134,8 @@ def test_transformer_pipelines_round_trip(steps, tmp_path, rng):
 
 def test_face_cropper_step_round_trips(tmp_path, rng):
     images = rng.integers(0, 256, size=(4, 20, 20)).astype(np.uint8)
-    cropper = FaceCropper(on_missing="center", size=(8, 8), detector_params={"min_neighbors": 2})
+    cropper = FaceCropper(on_missing="center", size=(8, 8), detector="lbp",
+                          detector_params={"min_neighbors": 2})
     pipe = Pipeline([("crop", cropper), ("scale", PixelScaler())]).fit(images)
     expected = pipe.transform(images)
     loaded = load(save(pipe, tmp_path / "m"))

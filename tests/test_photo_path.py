@@ -103,7 +103,7 @@ def test_face_cropper_checks_detector_options_once_per_batch():
     from ferkit.preprocessing import FaceCropper
 
     with _spy(_detect, "_check_detector_params") as options:
-        FaceCropper(detector_params={"min_neighbors": 2}).transform([astronaut()] * 3)
+        FaceCropper(detector_params={"min_confidence": 0.8}).transform([astronaut()] * 3)
     assert options.call_count == 1
 
 

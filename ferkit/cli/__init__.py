@@ -87,6 +87,9 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # Whether a person watches stderr, asked before the filter below points it at a pipe
+    # (progress bars are drawn only for a terminal).
+    args.stderr_tty = sys.stderr.isatty()
     quiet = contextlib.nullcontext() if args.debug else _without_native_noise()
     with quiet:
         return _run(args)

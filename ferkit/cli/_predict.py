@@ -9,10 +9,13 @@ from pathlib import Path
 from ferkit.cli import _common
 
 _EPILOG = """\
-Output has one row per face: file, face, x, y, width, height, score (detections merged into
-the face), emotion and one probability column per emotion. Photos without a face and files
-that cannot be read are reported on stderr; the others are still predicted. Rows are
-written as each photo is done, so an interrupted run (Ctrl-C) keeps the rows, and the whole
+Output has one row per face: file, face, x, y, width, height, score (the detector's face
+probability; for --detector lbp the detections merged into the face), with MTCNN ten
+landmark columns (eyes, nose, mouth corners), emotion and one probability column per
+emotion (rounded to 4 decimals in CSV). Photos without a face and files that cannot be read
+are reported on stderr; the others are still predicted. A progress bar is drawn on stderr
+for folders when stderr is a terminal (not with --quiet). Rows are written as each photo is
+done, so an interrupted run (Ctrl-C) keeps the rows, and the whole
 annotated images, of the photos done; the output file and its folder are created before the
 model is loaded.
 
@@ -56,12 +59,31 @@ def register(subparsers) -> None:
         "-r", "--recursive", action="store_true", help="look for photos in sub-folders too"
     )
     parser.add_argument(
-        "--margin", type=float, default=0.1,
-        help="border around each face, as a fraction of its side (default 0.1)",
+        "--margin", type=float, default=None,
+        help="border around each face, as a fraction of its side (default: predict_image's, "
+             "chosen for the shipped models)",
+    )
+    parser.add_argument(
+        "--detector", choices=("mtcnn", "lbp"), default="mtcnn",
+        help="face detector: mtcnn (default; networks shipped with ferkit) or lbp "
+             "(scikit-image's cascade, no TensorFlow)",
+    )
+    parser.add_argument(
+        "--min-confidence", type=float, default=None, metavar="P",
+        help="mtcnn: smallest face probability kept (default 0.9; lower finds more faces, "
+             "and more false ones)",
     )
     parser.add_argument(
         "--min-neighbors", type=int, default=None, metavar="N",
-        help="detections a face needs (default 3; lower finds more faces, and more false ones)",
+        help="lbp: detections a face needs (default 3; lower finds more faces, and more "
+             "false ones)",
+    )
+    parser.add_argument(
+        "--no-align", dest="align", action="store_false",
+        help="do not rotate faces to level their eyes before predicting",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar",
     )
 
 
@@ -74,28 +96,33 @@ def _load_model(args):
 
 
 #: The face-detector options of the command line: ``detect_faces`` keyword -> flag.
-_DETECTOR_FLAGS = {"min_neighbors": "--min-neighbors"}
+_DETECTOR_FLAGS = {"min_confidence": "--min-confidence", "min_neighbors": "--min-neighbors"}
 
 
-def _detector_params(args) -> dict:
-    """The face-detector options given on the command line, checked.
+def _make_detector(args):
+    """The face detector of the command line's options, checked and built once.
 
-    ``predict_image`` checks them too, but once per photo: a bad option would be reported
-    as every photo being unreadable, after the model had been loaded.
+    Built before any photo or model is read, so that a bad option is a usage error rather
+    than every photo being reported unreadable; the one object serves every photo.
     """
-    from ferkit.faces._detect import LBPCascadeDetector
+    from ferkit.faces import make_detector
 
     params = {
         name: getattr(args, name) for name in _DETECTOR_FLAGS if getattr(args, name) is not None
     }
+    wrong = {"mtcnn": "min_neighbors", "lbp": "min_confidence"}[args.detector]
+    if wrong in params:
+        other = "lbp" if args.detector == "mtcnn" else "mtcnn"
+        raise ValueError(f"{_DETECTOR_FLAGS[wrong]} applies to --detector {other}, not "
+                         f"{args.detector}")
     try:
-        LBPCascadeDetector(**params)
+        return make_detector(args.detector, **params)
     except (ValueError, TypeError) as exc:
         message = str(exc)
         for name, flag in _DETECTOR_FLAGS.items():  # name the option as the user typed it
             message = message.replace(name, flag)
-        raise type(exc)(message) from exc
-    return params
+        message = message.replace("detector=", "--detector ")
+        raise ValueError(message) from exc
 
 
 def _prepare_annotation(out: Path, single: bool) -> None:
@@ -123,8 +150,29 @@ def _prepare_annotation(out: Path, single: bool) -> None:
             )
 
 
+#: The progress bar being drawn, if any: warnings are written above it, not through it.
+_BAR: list = []
+
+
 def _warn(message: str) -> None:
-    print(f"ferkit predict: {message}", file=sys.stderr)
+    if _BAR:
+        _BAR[0].write(f"ferkit predict: {message}", file=sys.stderr)
+    else:
+        print(f"ferkit predict: {message}", file=sys.stderr)
+
+
+def _progress(photos: list[Path], args):
+    """A tqdm progress bar over ``photos`` when a folder was given, stderr is a terminal and
+    --quiet is not set; otherwise the photos themselves (logs and pipes stay clean)."""
+    folders = any(Path(p).is_dir() for p in args.paths)
+    tty = getattr(args, "stderr_tty", None)
+    if args.quiet or not folders or not (sys.stderr.isatty() if tty is None else tty):
+        return photos
+    from tqdm import tqdm
+
+    bar = tqdm(photos, desc="photos", unit="photo", file=sys.stderr, dynamic_ncols=True)
+    _BAR.append(bar)
+    return bar
 
 
 def _annotation_path(out: Path, photo: Path, single: bool, used: set[Path]) -> Path:
@@ -143,9 +191,9 @@ def _annotation_path(out: Path, photo: Path, single: bool, used: set[Path]) -> P
 def run(args) -> int:
     """Predict every photo named in ``args``; returns the exit status."""
     # Options first: a bad one is a usage error, found before any photo or model is read.
-    if args.margin < 0:
-        raise ValueError(f"--margin must be >= 0; got {args.margin}")
-    detector = _detector_params(args)
+    if args.margin is not None and not 0 <= args.margin <= 5:
+        raise ValueError(f"--margin must be from 0 to 5; got {args.margin}")
+    detector = _make_detector(args)
     photos, missing = _find_photos(args.paths, recursive=args.recursive)
     annotate, single = _annotation_target(args.annotate, photos)
 
@@ -202,7 +250,7 @@ def _annotation_target(annotate, photos: list[Path]) -> tuple[Path | None, bool]
     return out, single
 
 
-def _predict_photos(model, photos: list[Path], args, detector: dict, annotate: Path | None,
+def _predict_photos(model, photos: list[Path], args, detector, annotate: Path | None,
                     single: bool, table_writer) -> list[str]:
     """Write one table of faces per photo read; return the photos that could not be read.
 
@@ -212,21 +260,28 @@ def _predict_photos(model, photos: list[Path], args, detector: dict, annotate: P
     from ferkit.faces import predict_image
 
     unreadable, used = [], set()
-    for photo in photos:
-        try:
-            table = predict_image(model, photo, margin=args.margin, detector_params=detector)
-        except (ValueError, TypeError, OSError) as exc:
-            _warn(f"skipped {photo}: {str(exc).splitlines()[0]}")
-            unreadable.append(str(photo))
-            continue
-        if table.empty:
-            _warn(f"no face found in {photo}")
-        # A file name that is not valid UTF-8 is written with its odd bytes as \xNN:
-        # the table stays valid UTF-8 text.
-        table.insert(0, "file", _common.printable(str(photo)))
-        if annotate is not None:
-            _write_annotation(photo, table, _annotation_path(annotate, photo, single, used))
-        table_writer.write(table)
+    progress = _progress(photos, args)
+    try:
+        for photo in progress:
+            try:
+                margin = {} if args.margin is None else {"margin": args.margin}
+                table = predict_image(model, photo, detector=detector, align=args.align,
+                                      **margin)
+            except (ValueError, TypeError, OSError) as exc:
+                _warn(f"skipped {photo}: {str(exc).splitlines()[0]}")
+                unreadable.append(str(photo))
+                continue
+            if table.empty:
+                _warn(f"no face found in {photo}")
+            # A file name that is not valid UTF-8 is written with its odd bytes as \xNN:
+            # the table stays valid UTF-8 text.
+            table.insert(0, "file", _common.printable(str(photo)))
+            if annotate is not None:
+                _write_annotation(photo, table, _annotation_path(annotate, photo, single, used))
+            table_writer.write(table)
+    finally:
+        if _BAR:
+            _BAR.pop().close()
     return unreadable
 
 
@@ -258,6 +313,10 @@ class _TableWriter:
 
     def write(self, table) -> None:
         if self.format == "csv":
+            # Four decimals are more than a probability's precision; the full floats made
+            # rows three times longer to read.
+            floats = table.select_dtypes("float").columns
+            table = table.assign(**{c: table[c].round(4) for c in floats})
             text = table.to_csv(index=False, header=not self._started, lineterminator="\n")
         else:
             records = table.to_json(orient="records", indent=2)[1:-1].strip("\n")

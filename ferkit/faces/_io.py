@@ -247,6 +247,24 @@ def to_gray(source, *, name: str | None = None) -> np.ndarray:
     return np.clip(np.rint(unit * 255.0), 0, 255).astype(np.uint8)
 
 
+def to_rgb8(pixels: np.ndarray, *, name: str | None = None) -> np.ndarray | None:
+    """A colour image array (as :func:`read_image` returns) as 8-bit RGB, or None if grey.
+
+    The units follow :func:`to_gray`'s rules and transparent pixels are composited over white
+    as there, so a photo gives the same colours whatever its pixel type.
+    """
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        return None
+    if pixels.dtype == np.uint8 and pixels.shape[2] == 3:
+        return pixels
+    values, white = _to_unit_scale(pixels, _source_name(pixels, name))
+    unit = values.astype(np.float32) / np.float32(white)
+    if unit.shape[2] == 4:
+        alpha = unit[..., 3:]
+        unit = unit[..., :3] * alpha + (1.0 - alpha)
+    return np.clip(np.rint(unit * 255.0), 0, 255).astype(np.uint8)
+
+
 def list_images(paths: Iterable, *, recursive: bool = False) -> tuple[list[Path], list[Path]]:
     """Expand files and folders into the photo files to read.
 
@@ -288,3 +306,47 @@ def list_images(paths: Iterable, *, recursive: bool = False) -> tuple[list[Path]
                 continue
             (images if file.suffix.lower() in IMAGE_EXTENSIONS else skipped).append(file)
     return images, skipped
+
+
+def image_batch(image) -> list[tuple[object, str, object]] | None:
+    """The images of a batch, or None when ``image`` is one image.
+
+    A batch is a folder (its image files, as :func:`list_images` lists them) or a list or
+    tuple whose items are all paths or NumPy arrays (folders among them are expanded); a
+    nested list of numbers stays one image, as NumPy reads it.
+
+    Returns
+    -------
+    list of (key, name, source) or None
+        ``key`` identifies the image in result tables (its path as a string, or its position
+        in the list), ``name`` names it in error messages, ``source`` is what to read.
+
+    Raises
+    ------
+    ValueError
+        If the batch (or a folder in it) holds no image.
+    """
+    if isinstance(image, str | os.PathLike):
+        if not Path(image).is_dir():
+            return None
+        entries = [image]
+    elif isinstance(image, list | tuple) and image and all(
+        isinstance(item, str | os.PathLike | np.ndarray) for item in image
+    ):
+        entries = list(image)
+    elif isinstance(image, list | tuple) and not image:
+        raise ValueError("got an empty list of images; pass at least one image.")
+    else:
+        return None
+    batch: list[tuple[object, str, object]] = []
+    for i, entry in enumerate(entries):
+        if isinstance(entry, np.ndarray):
+            batch.append((i, f"image {i} of the list", entry))
+        elif Path(entry).is_dir():
+            files, _ = list_images([entry])
+            if not files:
+                raise ValueError(f"no image files in folder {entry}")
+            batch.extend((str(f), str(f), f) for f in files)
+        else:
+            batch.append((str(entry), str(entry), entry))
+    return batch

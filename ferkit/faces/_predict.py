@@ -8,9 +8,9 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ferkit._validation import already_validated
-from ferkit.faces._crop import MAX_MARGIN, crop_faces
-from ferkit.faces._detect import BOX_COLUMNS, LBPCascadeDetector, boxes_frame
-from ferkit.faces._io import _source_name
+from ferkit.faces._crop import DEFAULT_MARGIN, MAX_MARGIN, check_boxes, crop_faces
+from ferkit.faces._detect import BOX_COLUMNS, boxes_frame, make_detector
+from ferkit.faces._io import _source_name, image_batch
 
 #: The faces of models that record no image shape (scikit-learn models on flat pixel rows).
 _FER2013_SHAPE = (48, 48)
@@ -51,11 +51,14 @@ def _check_model(model) -> np.ndarray:
 @validate_params(
     {"model": "no_validation", "image": "no_validation",
      "margin": [Interval(Real, 0, MAX_MARGIN, closed="both")],
-     "detector_params": [dict, None]},
+     "detector": "no_validation", "detector_params": [dict, None], "align": ["boolean"],
+     "boxes": "no_validation"},
     prefer_skip_nested_validation=False,
 )
-def predict_image(model, image, *, margin: float = 0.1, detector_params: dict | None = None):
-    """Detect every face in a photo and predict its emotion.
+def predict_image(model, image, *, margin: float = DEFAULT_MARGIN, detector="mtcnn",
+                  detector_params: dict | None = None, align: bool = True, boxes=None):
+    """Detect every face in a photo (or in each photo of a list or folder) and predict its
+    emotion.
 
     Parameters
     ----------
@@ -66,28 +69,42 @@ def predict_image(model, image, *, margin: float = 0.1, detector_params: dict | 
         ``(n_faces, height, width)`` images of the size its first step fitted on
         (``image_shape_``); a model that records no image shape gets flat rows of 48x48
         pixels, as FER2013's.
-    image : str, path-like or array-like
+    image : str, path-like, array-like, or list of them
         Image file, or image array (grayscale, RGB or RGBA, any size and pixel type; see
-        :func:`ferkit.faces.to_gray`).
-    margin : float, default=0.1
-        Border added around each detected face before it is resized, as a fraction of the
-        face's side (see :class:`~ferkit.preprocessing.FaceCropper`), from 0 to 5.
+        :func:`ferkit.faces.to_gray`). A folder, or a list of files and arrays, is a batch:
+        one detector serves every photo, and the model gets each photo's faces in one call.
+    margin : float, default=0.0
+        Border added around each face before it is resized, as a fraction of the face box's
+        longer side, from 0 to 5 (see :func:`ferkit.faces.crop_face`).
+    detector : {"mtcnn", "lbp"} or FaceDetector, default="mtcnn"
+        The face detector (see :func:`ferkit.detect_faces`).
     detector_params : dict or None, default=None
-        Options of :func:`ferkit.detect_faces` (``min_neighbors``, ``max_side``...).
+        The detector's options (``min_confidence``, ``min_size``...; see
+        :func:`ferkit.detect_faces`).
+    align : bool, default=True
+        Rotate each face so its eyes are level before cropping, where its box has eye
+        landmarks (MTCNN's, or landmark columns in ``boxes``); other faces are not rotated.
+    boxes : pandas.DataFrame, array-like of shape (n_faces, 4) or None, default=None
+        Faces found by your own detector, for one photo: a table with columns ``x``, ``y``,
+        ``width``, ``height`` (and optionally ``score`` and the landmark columns of
+        :func:`ferkit.detect_faces`), or an array of ``x, y, width, height`` rows. Nothing is
+        detected then, and the faces keep the given order.
 
     Returns
     -------
     pandas.DataFrame
         One row per face, largest first: ``face`` (0, 1, ...), the box ``x``, ``y``,
-        ``width``, ``height`` and detector ``score`` of :func:`ferkit.detect_faces`,
-        ``emotion`` (the predicted class) and one probability column per class of the model,
-        named after the class (``"angry"``, ``"happy"``...). Empty, with these columns, when
-        the photo has no face.
+        ``width``, ``height``, ``score`` (and landmark columns) of
+        :func:`ferkit.detect_faces`, ``emotion`` (the predicted class) and one probability
+        column per class of the model, named after the class (``"angry"``, ``"happy"``...).
+        Empty, with these columns, when the photo has no face. A batch gives one table with a
+        first column ``image`` (the file's path, or the array's position in the list).
 
     Raises
     ------
     ValueError
-        If the image cannot be read (the message names the file) or the model is not fitted.
+        If an image cannot be read (the message names the file), the model is not fitted, or
+        ``boxes`` or a detector option is malformed (the message names it).
     TypeError
         If ``model`` has no ``predict_proba``.
 
@@ -105,21 +122,43 @@ def predict_image(model, image, *, margin: float = 0.1, detector_params: dict | 
     >>> model = make_fer_pipeline(filters=(4, 8), dense_units=(8,), epochs=1,
     ...                           random_state=0).fit(faces.data, faces.target)
     >>> table = predict_image(model, astronaut())
-    >>> table.columns.tolist()
-    ['face', 'x', 'y', 'width', 'height', 'score', 'emotion', 'happy', 'sad']
+    >>> table.columns.tolist()[:6], table.columns.tolist()[-3:]
+    (['face', 'x', 'y', 'width', 'height', 'score'], ['emotion', 'happy', 'sad'])
     >>> bool(table.loc[0, "emotion"] in ("happy", "sad"))
     True
+    >>> mine = predict_image(model, astronaut(), boxes=[[180, 60, 90, 115]])
+    >>> mine[["x", "y", "width", "height"]].values.tolist()
+    [[180, 60, 90, 115]]
     """
     import pandas as pd
 
     classes = _check_model(model)
-    if isinstance(margin, bool) or not isinstance(margin, int | float) or not margin >= 0:
-        raise ValueError(f"margin must be a number >= 0; got {margin!r}.")
-    detector = LBPCascadeDetector(**(detector_params or {}))
+    finder = None if boxes is not None else make_detector(detector, **(detector_params or {}))
+    batch = image_batch(image)
+    if batch is None:
+        given = None if boxes is None else check_boxes(boxes)
+        return _predict_one(model, classes, image, _source_name(image, None), finder,
+                            margin=margin, align=align, boxes=given)
+    if boxes is not None:
+        raise ValueError("boxes are the faces of one photo; for a batch, call predict_image "
+                         "on each photo with its boxes.")
+    tables = []
+    for key, name, source in batch:
+        table = _predict_one(model, classes, source, name, finder, margin=margin, align=align)
+        table.insert(0, "image", pd.Series([key] * len(table), dtype=object))
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def _predict_one(model, classes, image, name, finder, *, margin, align, boxes=None):
+    """predict_image's table for one photo."""
+    import pandas as pd
+
     shape = _input_shape(model)
-    gray, boxes, crops = crop_faces(image, detector, margin=margin, size=shape or _FER2013_SHAPE,
-                                    name=_source_name(image, None))
-    table = boxes_frame(boxes, gray.shape)
+    gray, found, crops = crop_faces(image, finder, margin=margin, size=shape or _FER2013_SHAPE,
+                                    name=name, align=align, boxes=boxes)
+    landmarks = finder.landmarks if finder is not None else found.shape[1] >= 15
+    table = boxes_frame(found, gray.shape, landmarks=landmarks)
     table.insert(0, "face", np.arange(len(table), dtype=np.int64))
     names = [str(c) for c in classes]
     if len(table) == 0:

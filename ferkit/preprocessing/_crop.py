@@ -9,8 +9,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ferkit.faces._crop import MAX_MARGIN, center_crop, check_size, crop_faces
-from ferkit.faces._detect import LBPCascadeDetector
+from ferkit.faces._crop import (
+    DEFAULT_MARGIN,
+    MAX_MARGIN,
+    center_crop,
+    check_boxes,
+    check_size,
+    crop_faces,
+)
+from ferkit.faces._detect import DETECTORS, FaceDetector, make_detector
 
 
 def _as_batch(X) -> list:
@@ -47,18 +54,19 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     Turns a batch of photos of any size (arrays or image files) into same-size grayscale
     faces, the input every ferkit classifier takes, so a pipeline
     ``FaceCropper -> ImageReshaper -> PixelScaler -> FacialExpressionClassifier`` predicts
-    emotions from photos. Faces are found with scikit-image's LBP frontal-face cascade (see
-    :func:`ferkit.detect_faces`), squared, enlarged by ``margin`` and resized to ``size``.
+    emotions from photos. Faces are found with MTCNN (or the detector you choose, see
+    :func:`ferkit.detect_faces`), or taken from ``boxes``; rotated so their eyes are level
+    (``align``), squared, enlarged by ``margin`` and resized to ``size``.
 
     The transformer is stateless: :meth:`fit` only checks the parameters, and it can be used
     without fitting.
 
     Parameters
     ----------
-    margin : float, default=0.1
-        Border added on every side of the detected box, as a fraction of its side. 0.1
-        frames faces the way FER2013's are (the detector's box covers about 40 of their 48
-        pixels). At most 5.
+    margin : float, default=0.0
+        Border added on every side of the face's box, as a fraction of its longer side, at
+        most 5. The default frames MTCNN's faces the way the shipped models score best on
+        (see :data:`ferkit.faces._crop.DEFAULT_MARGIN`).
     size : tuple of int, default=(48, 48)
         ``(height, width)`` of the crops.
     on_missing : {"raise", "center", "nan"}, default="raise"
@@ -68,9 +76,20 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         is then float64, whether or not a face is missing).
     flatten : bool, default=False
         If True, return flat rows ``(n_images, height * width)`` instead of images.
+    detector : {"mtcnn", "lbp"} or FaceDetector, default="mtcnn"
+        The face detector (see :func:`ferkit.detect_faces`).
     detector_params : dict or None, default=None
-        Options of :func:`ferkit.detect_faces` (``min_neighbors``, ``scale_factor``,
-        ``max_side``, ``min_side``, ``min_size``, ``step_ratio``).
+        The detector's options (``min_confidence``, ``min_size``...; see
+        :func:`ferkit.detect_faces`).
+    align : bool, default=True
+        Rotate each face so its eyes are level, where its box has eye landmarks (MTCNN's, or
+        landmark columns in ``boxes``).
+    boxes : pandas.DataFrame, array-like of shape (n_images, 4) or None, default=None
+        Your own face boxes, one row per image of the batch, in its order: a table with
+        columns ``x``, ``y``, ``width``, ``height`` (optionally the landmark columns of
+        :func:`ferkit.detect_faces`) or an array of ``x, y, width, height`` rows; a row of NaN
+        marks an image without a face (``on_missing`` applies). Nothing is detected then; the
+        batch must have as many images as ``boxes`` has rows.
 
     Attributes
     ----------
@@ -107,20 +126,31 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         "size": [tuple, list],
         "on_missing": [StrOptions({"raise", "center", "nan"})],
         "flatten": ["boolean"],
+        "detector": [StrOptions(set(DETECTORS)), FaceDetector],
         "detector_params": [dict, None],
+        "align": ["boolean"],
+        "boxes": ["array-like", None],
     }
 
-    def __init__(self, *, margin=0.1, size=(48, 48), on_missing="raise", flatten=False,
-                 detector_params=None):
+    def __init__(self, *, margin=DEFAULT_MARGIN, size=(48, 48), on_missing="raise",
+                 flatten=False, detector="mtcnn", detector_params=None, align=True,
+                 boxes=None):
         self.margin = margin
         self.size = size
         self.on_missing = on_missing
         self.flatten = flatten
+        self.detector = detector
         self.detector_params = detector_params
+        self.align = align
+        self.boxes = boxes
 
-    def _check_params(self) -> tuple[tuple[int, int], LBPCascadeDetector]:
+    def _check_params(self):
+        """The crop size, and the detector (None) or the boxes (None) to find faces with."""
         self._validate_params()
-        return check_size(self.size), LBPCascadeDetector(**(self.detector_params or {}))
+        size = check_size(self.size)
+        if self.boxes is not None:
+            return size, None, check_boxes(self.boxes, allow_missing=True)
+        return size, make_detector(self.detector, **(self.detector_params or {})), None
 
     def fit(self, X=None, y=None):
         """Check the parameters; there is nothing to learn.
@@ -161,16 +191,23 @@ class FaceCropper(TransformerMixin, BaseEstimator):
             If an image cannot be read, or has no face and ``on_missing="raise"``; the message
             names the image (its path, or its position in the batch).
         """
-        size, detector = self._check_params()
+        size, detector, given = self._check_params()
         images = _as_batch(X)
+        if given is not None and len(given) != len(images):
+            raise ValueError(f"boxes has {len(given)} row(s) but X has {len(images)} image(s); "
+                             "give one box per image (a row of NaN for no face).")
         nan = self.on_missing == "nan"
         crops = np.zeros((len(images), *size), dtype=np.float64 if nan else np.uint8)
         found = np.zeros(len(images), dtype=bool)
         boxes = np.full((len(images), 4), np.nan)
         for i, image in enumerate(images):
             name = str(image) if isinstance(image, str | os.PathLike) else f"image {i} of X"
+            box = None
+            if given is not None:
+                box = given[i:i + 1] if np.isfinite(given[i, :4]).all() else given[:0]
             gray, faces, face_crops = crop_faces(image, detector, margin=self.margin, size=size,
-                                                 name=name, limit=1)
+                                                 name=name, limit=1, align=self.align,
+                                                 boxes=box)
             if len(faces):
                 found[i] = True
                 boxes[i] = faces[0, :4]
