@@ -142,6 +142,7 @@ class _ScikerasClassifier(KerasClassifier):
         return _training.compile_network(
             network, optimizer=self.optimizer, learning_rate=self._learning_rate(),
             label_smoothing=self.label_smoothing,
+            optimizer_options=_training.optimizer_options(self.get_params(deep=False)),
         )
 
     def _learning_rate(self) -> float:

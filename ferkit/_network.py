@@ -19,6 +19,14 @@ DEFAULT_AUGMENTATION: dict[str, float] = {
 }
 
 
+#: Augmentations that ``augment=True`` leaves out, each available by key in an ``augment``
+#: dict: ``"erasing"`` is Keras' ``RandomErasing`` (its ``factor``: a face is erased with a
+#: probability drawn up to it; the patch is filled with 0, black for pixels scaled to 0-1
+#: and the mean for standardised ones). Not a default until measured on PublicTest (issue
+#: #20's recipe runs, benchmarks/accuracy.py).
+EXTRA_AUGMENTATION: tuple[str, ...] = ("erasing",)
+
+
 #: Keras' default (0.99) lets the moving statistics lag ~100 steps behind the weights: on
 #: small data sets (the embedded sample: ~10 steps an epoch) validation accuracy then sits at
 #: chance for ~20 epochs while training accuracy climbs. 0.9 follows within ~10 steps.
@@ -32,11 +40,11 @@ def resolve_augmentation(augment) -> dict[str, float]:
     if augment is True:
         return dict(DEFAULT_AUGMENTATION)
     if isinstance(augment, Mapping):
-        unknown = set(augment) - set(DEFAULT_AUGMENTATION)
+        known = {*DEFAULT_AUGMENTATION, *EXTRA_AUGMENTATION}
+        unknown = set(augment) - known
         if unknown:
             raise ValueError(
-                f"augment has unknown key(s) {sorted(unknown)}; "
-                f"known: {sorted(DEFAULT_AUGMENTATION)}."
+                f"augment has unknown key(s) {sorted(unknown)}; known: {sorted(known)}."
             )
         out = {}
         for key, value in augment.items():
@@ -44,6 +52,9 @@ def resolve_augmentation(augment) -> dict[str, float]:
                 raise ValueError(f"augment[{key!r}] must be a number >= 0; got {value!r}.")
             if value:
                 out[key] = float(value)
+        if out.get("erasing", 0) > 1:
+            raise ValueError(f"augment['erasing'] is a probability, at most 1; got "
+                             f"{augment['erasing']!r}.")
         return out
     raise TypeError(f"augment must be a bool or a dict of strengths; got {augment!r}.")
 
@@ -71,6 +82,11 @@ def _augmentation_layers(strengths: Mapping[str, float], seed):
         layers.append(
             keras.layers.RandomContrast(strengths["contrast"], value_range=(-1e4, 1e4),
                                         seed=layer_seed())
+        )
+    if strengths.get("erasing"):
+        layers.append(
+            keras.layers.RandomErasing(strengths["erasing"], fill_value=0.0,
+                                       value_range=(-1e4, 1e4), seed=layer_seed())
         )
     return layers
 

@@ -34,8 +34,17 @@ def _check_layer_sizes(value, name: str) -> None:
         )
 
 
-def _optimizer(name: str, learning_rate: float):
-    return keras.optimizers.get({"class_name": name, "config": {"learning_rate": learning_rate}})
+def _optimizer(name: str, learning_rate: float, options: dict | None = None):
+    config = {**(options or {}), "learning_rate": learning_rate}
+    return keras.optimizers.get({"class_name": name, "config": config})
+
+
+def optimizer_options(params: dict) -> dict:
+    """The optimizer's own options among the estimator's parameters: scikeras' routed
+    ``optimizer__momentum=0.9``, ``optimizer__nesterov=True``, ``optimizer__weight_decay=1e-4``
+    (the published FER2013 recipes' SGD), passed to the Keras optimizer's constructor."""
+    return {key.removeprefix("optimizer__"): value for key, value in params.items()
+            if key.startswith("optimizer__")}
 
 
 #: The ``learning_rate="auto"`` rates: Adam's usual rate from scratch, a hundredth of it to
@@ -62,20 +71,30 @@ def check_network_params(params: dict) -> None:
     _check_layer_sizes(params["filters"], "filters")
     _check_layer_sizes(params["dense_units"], "dense_units")
     resolve_augmentation(params["augment"])
+    learning_rate = resolve_learning_rate(params["learning_rate"],
+                                          fine_tuning=params.get("weights") is not None)
     try:
-        _optimizer(params["optimizer"], resolve_learning_rate(
-            params["learning_rate"], fine_tuning=params.get("weights") is not None))
+        _optimizer(params["optimizer"], learning_rate)
     except (ValueError, TypeError):
         raise ValueError(
             f"optimizer must name a Keras optimizer ('adam', 'adamw', 'sgd', 'rmsprop'...); "
             f"got {params['optimizer']!r}."
         ) from None
+    options = optimizer_options(params)
+    try:
+        _optimizer(params["optimizer"], learning_rate, options)
+    except (ValueError, TypeError) as exc:
+        given = ", ".join(f"optimizer__{k}={v!r}" for k, v in options.items())
+        raise ValueError(
+            f"{given}: not options Keras' {params['optimizer']!r} optimizer takes ({exc})."
+        ) from None
 
 
-def compile_network(model, *, optimizer: str, learning_rate: float, label_smoothing: float):
+def compile_network(model, *, optimizer: str, learning_rate: float, label_smoothing: float,
+                    optimizer_options: dict | None = None):
     """Compile ``model`` for one-hot targets; returns it."""
     model.compile(
-        optimizer=_optimizer(optimizer, learning_rate),
+        optimizer=_optimizer(optimizer, learning_rate, optimizer_options),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=["accuracy"],
     )

@@ -329,3 +329,50 @@ def test_routed_parameters_build_callbacks_and_survive_clone(small, tiny_params)
     typo = FacialExpressionClassifier(**tiny_params, epoch=3)  # __init__ never raises
     with pytest.raises(TypeError, match=r"unknown parameter\(s\) \['epoch'\]"):
         typo.fit(X, y)
+
+
+# -- recipe pieces of the published FER2013 networks (issue #20) -----------------------------
+
+def _tiny_xy(n=24):
+    rng = np.random.default_rng(0)
+    return rng.random((n, 48 * 48)).astype("float32"), np.array(["happy", "sad"] * (n // 2))
+
+
+def test_optimizer_options_reach_the_keras_optimizer_and_survive_clone():
+    X, y = _tiny_xy()
+    clf = FacialExpressionClassifier(
+        filters=(4,), dense_units=(4,), epochs=1, optimizer="sgd", learning_rate=0.01,
+        optimizer__momentum=0.9, optimizer__nesterov=True, optimizer__weight_decay=1e-4,
+        random_state=0)
+    optimizer = clone(clf).fit(X, y).model_.optimizer
+    assert type(optimizer).__name__ == "SGD"
+    assert float(optimizer.momentum) == pytest.approx(0.9)
+    assert optimizer.nesterov is True
+    assert optimizer.weight_decay == pytest.approx(1e-4)
+
+
+def test_an_option_the_optimizer_does_not_take_is_refused_before_training():
+    X, y = _tiny_xy()
+    clf = FacialExpressionClassifier(optimizer="adam", optimizer__nesterov=True)
+    with pytest.raises(ValueError, match=r"optimizer__nesterov=True: not options Keras' "
+                                         r"'adam' optimizer takes"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
+
+
+def test_random_erasing_blanks_patches_in_training_only():
+    import keras
+
+    from ferkit._network import build_cnn
+
+    network = build_cnn((48, 48, 1), 2, filters=(2,), dense_units=(2,),
+                        augment={"erasing": 1.0}, seed=0)
+    (erasing,) = [layer for layer in network.layers
+                  if isinstance(layer, keras.layers.RandomErasing)]
+    faces = np.ones((16, 48, 48, 1), "float32")
+    trained = keras.ops.convert_to_numpy(erasing(faces, training=True))
+    assert (trained == 0).any() and (trained == 1).any()  # patches of 0 in ones
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(erasing(faces, training=False)),
+                                  faces)
+    with pytest.raises(ValueError, match=r"augment\['erasing'\] is a probability, at most 1"):
+        FacialExpressionClassifier(augment={"erasing": 1.5}).fit(*_tiny_xy())

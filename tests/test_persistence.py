@@ -426,14 +426,15 @@ def test_every_network_ferkit_builds_is_allowed(optimizer, branches):
     from ferkit._network import DEFAULT_AUGMENTATION, build_cnn
 
     model = build_cnn((12, 12, 1), 3, filters=(2,), dense_units=(2,), convs_per_block=2,
-                      augment=dict(DEFAULT_AUGMENTATION), seed=0, branches=branches)
+                      augment=dict(DEFAULT_AUGMENTATION, erasing=0.5), seed=0,
+                      branches=branches)
     model.compile(optimizer=keras.optimizers.get(optimizer),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                   metrics=["accuracy"])
     config = json.loads(_keras_io.architecture_json(model, file="model.json"))
     layers = {layer["class_name"] for layer in _layers(config)}
     assert {"RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-            "RandomContrast", "BatchNormalization", "Dropout"} <= layers
+            "RandomContrast", "RandomErasing", "BatchNormalization", "Dropout"} <= layers
     assert config["compile_config"]["optimizer"]["module"] == "keras.optimizers"
     rebuilt = _keras_io.deserialize_architecture(config, file="model.json")
     assert [layer.name for layer in rebuilt.layers] == [layer.name for layer in model.layers]
@@ -571,7 +572,8 @@ def test_declared_weight_shapes_match_keras_for_every_allowed_layer():
         keras.Sequential([
             layers.Input((16, 16, 3)), layers.Rescaling(1 / 255), layers.RandomBrightness(0.1),
             layers.RandomContrast(0.1), layers.RandomFlip(), layers.RandomRotation(0.1),
-            layers.RandomZoom(0.1), layers.RandomTranslation(0.1, 0.1), layers.ZeroPadding2D(1),
+            layers.RandomZoom(0.1), layers.RandomTranslation(0.1, 0.1), layers.RandomErasing(),
+            layers.ZeroPadding2D(1),
             layers.Cropping2D(1), layers.SeparableConv2D(5, 3, depth_multiplier=2),
             layers.DepthwiseConv2D(3, depth_multiplier=3), layers.Conv2D(4, 3),
             layers.LayerNormalization(), layers.PReLU(), layers.LeakyReLU(), layers.ELU(),

@@ -35,7 +35,7 @@ ALLOWED_LAYERS: frozenset[str] = frozenset({
     # built by ferkit._network.build_cnn
     "InputLayer", "Conv2D", "BatchNormalization", "Activation", "MaxPooling2D", "Dropout",
     "Flatten", "Dense", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation",
-    "RandomContrast",
+    "RandomContrast", "RandomErasing",
     # common core layers
     "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "SeparableConv2D",
     "DepthwiseConv2D", "LayerNormalization", "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax",
