@@ -197,6 +197,28 @@ def test_accuracy_soft_vote_of_separate_runs(sample3, tiny_params, tmp_path):
     assert accuracy.record_name("fer2013-7", "large", [0, 1]) == "fer2013-7-large-seeds0-1"
 
 
+@pytest.mark.parametrize("recipe", ["sgd", "sgd-bf16", "sgd-erasing-bf16"])
+def test_accuracy_recipes_are_parameters_the_classifier_takes(recipe, sample3, tiny_params):
+    """Each candidate recipe of the long runs builds, and trains a step, with its precision."""
+    import argparse
+
+    import keras
+
+    accuracy = _script("accuracy")
+    args = argparse.Namespace(preset="large", recipe=recipe)
+    assert accuracy.label(args) == f"large+{recipe}"
+    model = accuracy.build("default", epochs=1, seed=0, verbose=0, recipe=recipe)
+    model.set_params(**{f"clf__{k}": v for k, v in tiny_params.items() if k != "epochs"})
+    try:
+        accuracy._use_precision(args)
+        model.fit(sample3.data[::5], sample3.target[::5])
+        policy = model[-1].model_.get_layer("block1_conv1").dtype_policy.name
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert policy == accuracy.RECIPES[recipe]["precision"]
+    assert type(model[-1].model_.optimizer).__name__ == "SGD"
+
+
 def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_params,
                                                               tmp_path, monkeypatch):
     """A run stopped after an epoch and started again resumes from its checkpoint, and its
