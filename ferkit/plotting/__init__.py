@@ -20,9 +20,11 @@ from ferkit.plotting._one_vs_rest import (
 )
 from ferkit.plotting._reliability import ReliabilityDisplay, plot_reliability_diagram
 from ferkit.plotting._save import FIGURES, save_figures
+from ferkit.plotting._timeline import EmotionTimelineDisplay
 
 __all__ = [
     "FIGURES",
+    "EmotionTimelineDisplay",
     "FaceGridDisplay",
     "PrecisionRecallCurvesDisplay",
     "ReliabilityDisplay",
