@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 import subprocess
 import sys
 import warnings
@@ -200,6 +201,9 @@ def test_writer_leaves_nothing_on_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
     write_video(path, _levels(3))  # and a good one lands at the path, alone
     assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
     assert len(list(VideoReader(path))) == 3
 
 

@@ -87,6 +87,10 @@ class VideoWriter:
                                    dir=self.path.parent)
         os.close(fd)
         self._tmp = Path(tmp)
+        # mkstemp makes the file private (0600); the video gets the user's usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        self._tmp.chmod(0o666 & ~umask)
         try:
             self._container = av.open(tmp, mode="w")
             self._stream = self._container.add_stream(codec, rate=self.fps)
