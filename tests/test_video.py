@@ -151,6 +151,21 @@ def test_truncated_video_yields_what_decodes_then_warns(tmp_path, kind):
     assert seen == list(range(len(got)))
 
 
+def test_a_reader_streams_once(tmp_path):
+    path = tmp_path / "clip.mkv"
+    write_video(path, _levels(4))
+    reader = VideoReader(path)
+    assert len(list(reader)) == 4
+    with pytest.raises(RuntimeError, match="open a new one"):
+        iter(reader)
+    stopped = VideoReader(path)
+    for _ in stopped:
+        break  # the consumer stops early: closing the reader is enough
+    stopped.close()
+    with pytest.raises(RuntimeError, match="read through or closed"):
+        list(stopped)
+
+
 def test_complete_videos_do_not_warn(tmp_path):
     for name in ("a.mkv", "b.mp4", "c.avi"):
         write_video(tmp_path / name, _noisy(15), fps=30)

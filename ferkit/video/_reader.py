@@ -73,8 +73,8 @@ def _open_camera(index: int):
         raise ValueError(f"A camera index works on Linux (v4l2) and macOS (avfoundation), not on "
                          f"{sys.platform}; record the camera to a file, or read it with another "
                          "library and pass the frames on.")
-    if device_format not in av.formats_available and "video4linux2,v4l2" not in (
-            av.formats_available):
+    # FFmpeg lists some devices under several names: "video4linux2,v4l2".
+    if not any(device_format in names.split(",") for names in av.formats_available):
         raise ValueError(f"{name}: this PyAV build has no {device_format} input device.")
     # v4l2 opens a device file; avfoundation takes "<video>:<audio>", with no audio here.
     device = f"/dev/video{index}" if device_format == "v4l2" else f"{index}:none"
@@ -163,6 +163,7 @@ class VideoReader:
         self.color = color
         self.duration = _check_duration(duration)
         self.on_truncated = on_truncated
+        self._closed = False
         if isinstance(source, Integral) and not isinstance(source, bool):
             if source < 0:
                 raise ValueError(f"A camera index is 0 or more; got {source}.")
@@ -191,10 +192,15 @@ class VideoReader:
         self.close()
 
     def close(self) -> None:
-        """Close the file or camera; iterating afterwards yields nothing."""
+        """Close the file or camera."""
+        self._closed = True
         self._container.close()
 
     def __iter__(self):
+        # A stream (a camera above all) cannot be rewound: one pass per reader.
+        if self._closed:
+            raise RuntimeError(f"{self.name}: this VideoReader was read through or closed; "
+                               "open a new one to read the video again.")
         return self._frames()
 
     def _time(self, frame, index: int, start) -> float:
