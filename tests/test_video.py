@@ -102,6 +102,36 @@ def test_non_video_file(tmp_path):
         VideoReader(text)
 
 
+def test_audio_only_file(tmp_path):
+    path = tmp_path / "sound.wav"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("pcm_s16le", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
+                                           layout="mono")
+        frame.sample_rate = 8000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(ValueError, match=r"sound\.wav: has no video stream"):
+        VideoReader(path)
+
+
+def test_memory_stays_flat(tmp_path):
+    """Frames are not kept: reading 300 frames allocates about one frame at a time."""
+    import tracemalloc
+
+    path = tmp_path / "long.mkv"
+    write_video(path, (np.full((48, 64, 3), i % 250, np.uint8) for i in range(300)))
+    reader = VideoReader(path, color="rgb")
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in reader)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 300
+    assert peak < 20 * 48 * 64 * 3, peak  # 300 frames would be 2.8 MB
+
+
 def test_mp4_cut_before_its_index(tmp_path):
     """An MP4 keeps its index at the end: cut short, nothing can be decoded, and it says so."""
     path = tmp_path / "cut.mp4"
