@@ -78,6 +78,27 @@ def test_times_follow_the_frame_rate_and_rgb(tmp_path, sample):
     assert np.abs(face - sample.images[0]).mean() < 12
 
 
+def test_times_are_the_stream_timestamps_not_frame_counts(tmp_path):
+    """A variable frame rate (as phones record): times follow each frame's timestamp."""
+    from fractions import Fraction
+
+    path = tmp_path / "vfr.mkv"
+    times = [0.0, 0.1, 0.15, 0.5, 0.55, 1.3]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=20)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, time in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64), 30 * i, np.uint8),
+                                               format="gray")
+            frame.pts, frame.time_base = round(time * 1000), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    got = [(index, time) for index, time, _ in VideoReader(path)]
+    assert [index for index, _ in got] == list(range(6))
+    np.testing.assert_allclose([time for _, time in got], times, atol=1e-9)
+
+
 def test_duration_stops_the_stream(tmp_path):
     path = tmp_path / "clip.mkv"
     write_video(path, _levels(20), fps=10)
