@@ -16,10 +16,13 @@ it sets them to the same number. TensorFlow reads them when it runs its first op
 variable the user set is never changed, and nothing happens where ``OMP_NUM_THREADS`` is
 unset (a plain ``python`` session keeps TensorFlow's defaults).
 
-The number of intra-op threads decides how TensorFlow splits some reductions, so a fit in a
-one-thread worker and the same fit in a two-thread process can differ in the last bits of
-the weights (about 1e-9 in the probabilities; predictions and scores agree). Set
-``TF_NUM_INTRAOP_THREADS`` to the same value in both for bit-identical weights.
+The number of intra-op threads decides how TensorFlow splits some sums, so a fit in a
+one-thread worker and the same fit in a two-thread process end with weights a few last bits
+apart (about 1e-9 in the probabilities after a short fit); over many epochs the difference
+can grow until a face here and there changes class. Workers and a serial run with the same
+number of threads give identical results: ``OMP_NUM_THREADS=1`` in the environment of the
+script gives its own TensorFlow one thread too (and joblib passes that value on to its
+workers), as does ``TF_NUM_INTRAOP_THREADS`` set by hand.
 
 Only ``os`` is imported here: ``import ferkit`` stays light.
 """

@@ -127,7 +127,10 @@ def start() -> Server:
         raise Unavailable("psycopg is not installed (pip install 'ferkit[postgres]')") from None
     binaries = find_binaries()
     run_as = _run_as()
-    folder = Path(tempfile.mkdtemp(prefix="ferkit-pg-"))
+    # Under /tmp where there is one: the postgres user must reach the folder (a root-only
+    # TMPDIR would not do), and the socket's path must stay short (about 100 bytes at most).
+    folder = Path(tempfile.mkdtemp(prefix="ferkit-pg-",
+                                   dir="/tmp" if os.access("/tmp", os.W_OK) else None))
     if run_as:
         os.chown(folder, run_as["user"], run_as["group"])
     server = Server(folder, binaries, run_as)

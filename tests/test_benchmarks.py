@@ -102,11 +102,15 @@ def test_parallel_quick(results):
     bench = _script("bench_parallel")
     assert bench.main(["--quick"]) == 0
     section = _section(results, bench.SECTION)
+    lines = section.splitlines()
+    header = [cell.strip() for cell in next(line for line in lines
+                                             if line.startswith("| work |")).split("|")[1:-1]]
     rows = {}
     for candidate in bench.QUICK_CANDIDATES:
-        line = next(line for line in section.splitlines() if f"| {candidate} |" in line)
-        cells = [cell.strip() for cell in line.split("|")[1:-1]]
-        rows[candidate] = float(cells[3]), float(cells[5]), cells[6]
+        line = next(line for line in lines if f"| {candidate} |" in line)
+        cells = dict(zip(header, (cell.strip() for cell in line.split("|")[1:-1]), strict=True))
+        rows[candidate] = (float(cells["wall s (median)"]), float(cells["speed-up vs n_jobs=1"]),
+                           cells["scores as n_jobs=1"])
     (serial, one, same1), (parallel, speed_up, same) = rows["n_jobs=1"], rows["n_jobs=2"]
     assert serial > 0 and parallel > 0 and one == 1.0
     assert speed_up == pytest.approx(serial / parallel, abs=0.01)

@@ -2,7 +2,9 @@
 a Dask cluster (``joblib.parallel_backend("dask")`` on a ``dask.distributed.LocalCluster`` of
 two one-thread worker processes). The results match one process's exactly, for a fixed
 ``random_state``; each worker's TensorFlow pools are sized to its share of the cores
-(``ferkit/_threads.py``).
+(``ferkit/_threads.py``). (Sized workers sum in another order than this process's
+TensorFlow, so the losses differ in their last bits; with these two-epoch networks no score
+moves. docs/scaling.rst says when one can.)
 """
 
 from __future__ import annotations

@@ -144,9 +144,11 @@ class OptunaSearchCV(BaseSearchCV):
         ``joblib.parallel_backend`` (``with joblib.parallel_backend("dask"):`` fits the folds
         on a Dask cluster). Trials still run one after another in this process (run several
         processes on one ``storage`` to run trials at once), so the results are those of
-        ``n_jobs=1``. In parallel, a pruned trial's folds all train to the end and the
-        pruner judges their per-epoch losses afterwards, in order, as it would have live:
-        the same trials are pruned, at the same fold and epoch.
+        ``n_jobs=1`` (to the last bit where the workers' TensorFlow has as many threads as
+        this process's; see the user guide's "Beyond one machine"). In parallel, a pruned
+        trial's folds all train to the end and the pruner judges their per-epoch losses
+        afterwards, in order, as it would have live: the same trials are pruned, at the
+        same fold and epoch.
 
     Attributes
     ----------
