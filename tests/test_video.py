@@ -287,6 +287,25 @@ def test_two_faces_moving_apart_keep_their_ids(sample, tmp_path):
     assert tracker.n_tracks_ == 2
 
 
+def _cross(tracker, dy, step):
+    """Two 40-pixel boxes crossing horizontally, ``dy`` apart; whether both ids held."""
+    first = None
+    for k in range(160 // step + 1):
+        ids = tracker.update([[k * step, 0, 40, 40], [160 - k * step, dy, 40, 40]])[0].tolist()
+        first = first or ids
+        if ids != first:
+            return False
+    return tracker.n_tracks_ == 2
+
+
+@pytest.mark.parametrize(("dy", "step", "kept"), [
+    (10, 2, True), (10, 6, True), (10, 12, True), (30, 12, True),
+    (0, 2, True), (0, 6, False),  # the limitation the docs state: same line, fast
+])
+def test_crossing_faces(dy, step, kept):
+    assert _cross(FaceTracker(), dy, step) is kept
+
+
 def test_tracks_end_after_missed_frames():
     tracker = FaceTracker(max_missed=2)
     box = [[10, 10, 30, 30]]
