@@ -191,6 +191,7 @@ def main(argv=None) -> int:
         })
     table = markdown_table(rows)
     print(table)
+    vs_lbp = median(single["predict_image"]["wall"]) / median(single["predict_image lbp"]["wall"])
     body = "\n".join([
         f"One 640x480 JPEG photo timed {repeats} times per candidate, then a folder of "
         f"{n_photos} such photos (one face each, 45-95 pixels wide; MTCNN found faces in "
@@ -209,7 +210,9 @@ def main(argv=None) -> int:
         "instead; predict_image adds the 48x48 crops (aligned when MTCNN gives the eyes) and "
         "the model's forward passes (one batch per photo through each of its networks, faces "
         "and their mirror images where the model flips at test time). The first call of each "
-        "(TensorFlow's import and tracing, a few seconds) is a warm-up, not timed.",
+        "(TensorFlow's import and tracing, a few seconds) is a warm-up, not timed. "
+        "The default photo path (`predict_image`) takes "
+        f"{vs_lbp:.2f}x the LBP path's time per photo (goal: at most 1x).",
     ])
     write_section(SECTION, body, command=" ".join(["python benchmarks/bench_photos.py",
                                                    *(argv or sys.argv[1:])]))

@@ -188,3 +188,21 @@ def test_ferkit_predict_shows_progress_on_folders_for_a_terminal(astronaut, tmp_
     monkeypatch.setattr(sys, "stderr", plain)
     assert main(["predict", str(photos), "--model", str(model)]) == 0
     assert "2/2" not in plain.getvalue()
+
+
+def test_mtcnn_weights_are_plain_arrays_checked_before_use(tmp_path, monkeypatch):
+    from ferkit.faces import _mtcnn
+
+    # Every member loads without pickle: the file can hold no code.
+    with np.load(_mtcnn.WEIGHTS_DIR / "weights.npz", allow_pickle=False) as arrays:
+        assert all(arrays[name].dtype == np.float32 for name in arrays.files)
+    assert "MIT License" in (_mtcnn.WEIGHTS_DIR / "LICENSE").read_text()
+    damaged = bytearray((_mtcnn.WEIGHTS_DIR / "weights.npz").read_bytes())
+    damaged[-100] ^= 0xFF
+    (tmp_path / "weights.npz").write_bytes(bytes(damaged))
+    monkeypatch.setattr(_mtcnn, "WEIGHTS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"weights\.npz is damaged"):
+        _mtcnn._load_weights()
+    (tmp_path / "weights.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="weights are missing"):
+        _mtcnn._load_weights()

@@ -168,8 +168,10 @@ def _progress(photos: list[Path], args):
     tty = getattr(args, "stderr_tty", None)
     if args.quiet or not folders or not (sys.stderr.isatty() if tty is None else tty):
         return photos
-    from tqdm import tqdm
-
+    try:  # installed with optuna, not a dependency of ferkit's own
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - a bar is a nicety, never a reason to fail
+        return photos
     bar = tqdm(photos, desc="photos", unit="photo", file=sys.stderr, dynamic_ncols=True)
     _BAR.append(bar)
     return bar

@@ -8,7 +8,7 @@ object then serves a whole batch of photos. Both detectors ship inside installed
 
 - ``"mtcnn"``: three cascaded networks (:mod:`ferkit.faces._mtcnn`), face probabilities in
   [0, 1] and five landmarks per face. On ferkit's scene test set it finds every face with no
-  false one, in about a fifth of the cascade's time.
+  false one, in about a third of the cascade's time (``benchmarks/bench_photos.py``).
 - ``"lbp"``: OpenCV's ``lbpcascade_frontalface`` as scikit-image ships it. It stays for
   machines where TensorFlow cannot run a network (it needs only scikit-image) and for
   comparison; it misses more faces, reports more false ones and gives no landmarks. It reports
