@@ -946,7 +946,7 @@ def test_faces_files(pipe, kind, name, suffix, workdir):
 
 DETECTOR_PARAMS = st.dictionaries(
     st.sampled_from(["min_neighbors", "scale_factor", "max_side", "min_side", "min_size",
-                     "step_ratio", "bogus"]),
+                     "step_ratio", "min_confidence", "detector", "bogus"]),
     st.sampled_from([0, 1, -3, 1.0, 1.5, 2, 10**9, "3", None, float("nan"), True]),
     max_size=3,
 )
