@@ -225,6 +225,28 @@ def test_complete_videos_do_not_warn(tmp_path):
         assert len(list(VideoReader(tmp_path / "d.mp4"))) == 15
 
 
+def test_a_longer_soundtrack_is_not_a_truncation(tmp_path):
+    """An MKV's header has only the container's duration: the longest stream's (here 2 s of
+    sound against 0.4 s of picture), which says nothing about the video's end."""
+    path = tmp_path / "talk.mkv"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg4", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("pcm_s16le", rate=8000)
+        for pixels in _levels(10):
+            container.mux(video.encode(av.VideoFrame.from_ndarray(pixels, format="gray")))
+        container.mux(video.encode(None))
+        for k in range(20):
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
+                                               layout="mono")
+            sound.sample_rate, sound.pts = 8000, 800 * k
+            container.mux(audio.encode(sound))
+        container.mux(audio.encode(None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(VideoReader(path))) == 10
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="v4l2 device paths")
 def test_camera_that_does_not_exist():
     with pytest.raises(ValueError, match=r"camera 97: no such camera \(/dev/video97"):

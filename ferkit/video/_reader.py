@@ -243,12 +243,22 @@ class VideoReader:
         if self.frame_count and index + 1 < self.frame_count:
             self._truncated(index, last_time, f"the header announces {self.frame_count} frames")
             return
-        container_duration = self._container.duration  # microseconds, or None
-        if container_duration and self.fps and last_time is not None:
-            seconds = container_duration / 1e6
+        seconds = self._header_seconds()
+        if seconds and self.fps and last_time is not None:
             # The last frame starts one frame before the end; allow a frame and a half.
             if last_time + 1.5 / self.fps < seconds:
                 self._truncated(index, last_time, f"the header announces {seconds:.2f} s")
+
+    def _header_seconds(self) -> float | None:
+        """The video stream's duration from the header. The container's (MKV records only
+        that) is the longest stream's, so it stands for the video only when there is no
+        other stream: a soundtrack a little longer than the picture is common."""
+        stream = self._stream
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        if self._container.duration and len(self._container.streams) == 1:
+            return self._container.duration / 1e6  # microseconds
+        return None
 
     def _truncated(self, index: int, last_time, why: str) -> None:
         where = ("before its first frame" if index < 0 else
