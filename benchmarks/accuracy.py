@@ -79,9 +79,14 @@ RECIPES: dict[str, dict] = {
 }
 
 
+def recipe_of(args) -> str | None:
+    """The run's ``--recipe`` (None for the preset alone, and for callers that predate it)."""
+    return getattr(args, "recipe", None)
+
+
 def label(args) -> str:
     """The preset, and the recipe added to it: ``large`` or ``large+sgd-bf16``."""
-    recipe = getattr(args, "recipe", None)
+    recipe = recipe_of(args)
     return args.preset + (f"+{recipe}" if recipe else "")
 
 
@@ -89,7 +94,7 @@ def _use_precision(args) -> None:
     """Keras' global dtype policy for the networks this process builds (from the recipe)."""
     import keras
 
-    recipe = getattr(args, "recipe", None)
+    recipe = recipe_of(args)
     keras.config.set_dtype_policy(RECIPES[recipe]["precision"] if recipe else "float32")
 
 
@@ -167,7 +172,7 @@ def cmd_train(args) -> int:
         keras.callbacks.CSVLogger(str(run / "epochs.csv"), append=True),
         _epoch_timer(run / EPOCH_SECONDS),
     ]
-    model = build(args.preset, args.epochs, seed, callbacks=callbacks, recipe=args.recipe)
+    model = build(args.preset, args.epochs, seed, callbacks=callbacks, recipe=recipe_of(args))
     # The pipeline's own steps prepare validation data too: fit them first, then hand the
     # classifier PublicTest as its validation set (early stopping selects on it).
     prep = model[:-1].fit(X_train)
@@ -216,7 +221,7 @@ def cmd_evaluate(args) -> int:
     with_flip, without_flip = (result, other) if flip else (other, result)
     runs = [RUNS / run_name(args.task, label(args), seed) for seed in args.seed]
     trained = [json.loads((run / "training.json").read_text()) for run in runs]
-    recipe = f" --recipe {args.recipe}" if args.recipe else ""
+    recipe = f" --recipe {recipe_of(args)}" if recipe_of(args) else ""
     train = f"python benchmarks/accuracy.py train --task {args.task} " \
             f"--preset {args.preset}{recipe} --epochs {args.epochs}"
     if len(runs) == 1:
@@ -256,7 +261,7 @@ def rebuild_runs(args, X_train, y_train):
     """The run of ``--seed S`` as a fitted pipeline; the soft vote of ``--seed S1 S2 ...``."""
     models = [
         rebuild(RUNS / run_name(args.task, label(args), seed), args.preset, args.epochs, seed,
-                X_train, y_train, recipe=args.recipe)
+                X_train, y_train, recipe=recipe_of(args))
         for seed in args.seed
     ]
     if len(models) == 1:

@@ -247,7 +247,7 @@ def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_para
 
     extra = []
 
-    def build(preset, epochs, seed, callbacks=None, verbose=2):
+    def build(preset, epochs, seed, callbacks=None, verbose=2, recipe=None):
         return ferkit.make_fer_pipeline(**{**tiny_params, "epochs": epochs, "random_state": seed,
                                            "callbacks": [*(callbacks or []), *extra],
                                            "verbose": 0})
