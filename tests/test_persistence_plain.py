@@ -143,6 +143,24 @@ def test_face_cropper_step_round_trips(tmp_path, rng):
     np.testing.assert_array_equal(loaded.transform(images), expected)
 
 
+def test_a_face_cropper_saved_before_detectors_were_chosen_keeps_the_lbp_cascade(tmp_path,
+                                                                                 rng):
+    # Files written before FaceCropper had detector= and align= found faces with the LBP
+    # cascade, unaligned, and their detector_params are LBP options: they load as such.
+    images = rng.integers(0, 256, size=(4, 20, 20)).astype(np.uint8)
+    old = FaceCropper(on_missing="center", size=(8, 8), detector="lbp", align=False,
+                      detector_params={"min_neighbors": 2})
+    pipe = Pipeline([("crop", old)]).fit(images)
+    folder = save(pipe, tmp_path / "m")
+    manifest = json.loads((folder / "ferkit.json").read_text())
+    params = manifest["estimator"]["steps"][0]["params"]
+    del params["detector"], params["align"]
+    (folder / "ferkit.json").write_text(json.dumps(manifest))
+    loaded = load(folder)
+    assert (loaded[0].detector, loaded[0].align) == ("lbp", False)
+    np.testing.assert_array_equal(loaded.transform(images), pipe.transform(images))
+
+
 def test_fitted_attributes_restore_behaviour(tmp_path, rng):
     # ImageReshaper's inverse_transform needs its private fitted state; feature names come
     # back as object arrays, so StandardScaler still checks DataFrame columns.

@@ -209,6 +209,14 @@ def _declared_bytes(member) -> int:
     return int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 
+
+#: Parameters a class gained after files were first written, with the value that reproduces
+#: how a file without them behaved: every parameter is saved, so a missing one means the file
+#: predates it. FaceCropper found faces with the LBP cascade, unaligned, before MTCNN became
+#: the default (issue #17).
+_PARAMS_ADDED: dict[str, dict] = {"FaceCropper": {"detector": "lbp", "align": False}}
+
+
 class _Reader:
     """Builds estimators from manifest entries; every error names the manifest."""
 
@@ -229,7 +237,7 @@ class _Reader:
         return {k: self.decode(v, f"{where}.{key}.{k}") for k, v in value.items()}
 
     def params(self, cls: type, entry: dict, where: str) -> dict:
-        params = self.mapping(entry, "params", where)
+        params = {**_PARAMS_ADDED.get(cls.__name__, {}), **self.mapping(entry, "params", where)}
         # scikit-learn's rule: parameters are the named arguments of __init__.
         known = {p.name for p in inspect.signature(cls.__init__).parameters.values()
                  if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
