@@ -31,12 +31,13 @@ _LAZY = {
     "available_pretrained": "ferkit._pretrained",
     "detect_faces": "ferkit.faces",
     "predict_image": "ferkit.faces",
+    "predict_video": "ferkit.video",
     "report": "ferkit.metrics",
     "ClassificationReport": "ferkit.metrics",
 }
 _SUBMODULES = {
     "datasets", "preprocessing", "persistence", "plotting", "model_selection", "faces",
-    "metrics",
+    "metrics", "video",
 }
 
 __all__ = ["EMOTIONS", "THREE_EMOTIONS", "__version__", *sorted(_LAZY)]

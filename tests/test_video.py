@@ -419,7 +419,8 @@ def test_timeline_errors():
 # --- the package -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("module", ["ferkit.video._reader", "ferkit.video._track",
-                                    "ferkit.video._write", "ferkit.plotting._timeline"])
+                                    "ferkit.video._write", "ferkit.plotting._timeline",
+                                    "ferkit.video._predict"])
 def test_docstring_examples(module, tmp_path, monkeypatch):
     import tempfile
 
