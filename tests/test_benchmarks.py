@@ -115,7 +115,7 @@ def test_parallel_quick(results):
     assert serial > 0 and parallel > 0 and one == 1.0
     assert speed_up == pytest.approx(serial / parallel, abs=0.01)
     assert same1 == same == "yes"
-    assert "Why not 2x" in section and "issue #22, part 3" in section
+    assert "Why not always 2x" in section and "issue #22, part 3" in section
 
 
 def test_run_all_rejects_unknown_names(capsys):
