@@ -1611,7 +1611,10 @@ def test_cli_predict_interrupted_keeps_the_rows_done(fmt, saved_model, photo_fil
         [sys.executable, "-m", "ferkit", "predict", str(photos), "--model", str(saved_model),
          "--format", fmt, "-o", str(target), "--annotate", str(base / "drawn")],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+        # As from a terminal: a child inherits an ignored SIGINT (and Python then keeps
+        # ignoring it), which some earlier test's library can leave in this process.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline, seen = time.monotonic() + 180, 0
         while time.monotonic() < deadline and proc.poll() is None:
