@@ -92,18 +92,10 @@ def make_scenes(faces: np.ndarray, seed: int = 0, tilt: float = 0.0):
     return scenes
 
 
-def _iou(box, boxes) -> np.ndarray:
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
-    y1 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    return inter / (box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter)
-
-
 def detect_all(scenes, n_faces: int):
     """The detector's row (unrounded, with landmarks) for each face, or None if missed."""
     from ferkit.faces import make_detector, to_gray
+    from ferkit.faces._boxes import iou_matrix
 
     detector = make_detector()
     rows: list = [None] * n_faces
@@ -116,7 +108,7 @@ def detect_all(scenes, n_faces: int):
         for box, i in zip(boxes, members, strict=True):
             if not len(found):
                 break
-            overlaps = _iou(box, found[:, :4])
+            overlaps = iou_matrix(box, found[:, :4])[0]
             overlaps[used] = 0
             best = int(np.argmax(overlaps))
             if overlaps[best] >= 0.3:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ferkit.faces._boxes import iou_matrix
+
 #: scikit-image's photos without faces (``camera`` has a cameraman, ``astronaut`` a person).
 BACKGROUNDS = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "hubble_deep_field",
                "immunohistochemistry", "moon", "page", "clock", "coins")
@@ -80,13 +82,7 @@ def make_scenes(n_scenes: int, *, n_faces: int = 4, seed: int = 0):
 
 def iou(box, boxes) -> np.ndarray:
     """Intersection over union of one ``x, y, w, h`` box with each of ``boxes``."""
-    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    x0 = np.maximum(box[0], boxes[:, 0])
-    y0 = np.maximum(box[1], boxes[:, 1])
-    x1 = np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2])
-    y1 = np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    return inter / (box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter)
+    return iou_matrix(box, boxes)[0]
 
 
 def score_detections(truth, found, *, threshold: float = 0.3) -> tuple[int, int]:
