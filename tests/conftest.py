@@ -120,3 +120,16 @@ def study_storage(request, tmp_path):
     if request.param == "postgresql":
         return request.getfixturevalue("postgres_url")
     raise ValueError(f"unknown storage {request.param!r}")
+
+
+@pytest.fixture(scope="session")
+def happy_sad_60():
+    """60 sample faces, 30 happy and 30 sad: enough for 2-fold stratified cross-validation
+    with a validation split, small enough for searches and parallel runs to stay quick."""
+    from ferkit.datasets import load_sample
+
+    X, y = load_sample(emotions=("happy", "sad"), return_X_y=True)
+    rng = np.random.default_rng(0)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), 30, replace=False)
+                           for c in ("happy", "sad")])
+    return X[keep], y[keep]

@@ -45,15 +45,8 @@ def _pruner():
 
 
 @pytest.fixture(scope="module")
-def faces():
-    """60 faces of two emotions: enough for 2-fold stratified CV with a validation split."""
-    from ferkit.datasets import load_sample
-
-    X, y = load_sample(emotions=("happy", "sad"), return_X_y=True)
-    rng = np.random.default_rng(0)
-    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), 30, replace=False)
-                           for c in ("happy", "sad")])
-    return X[keep], y[keep]
+def faces(happy_sad_60):
+    return happy_sad_60
 
 
 def _runs(faces, n_jobs, *, grid=True) -> dict:
