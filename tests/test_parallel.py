@@ -187,3 +187,106 @@ def test_dask_workers_match_one_process(faces, serial, dask_client):
     assert list(loaded.values()) == [True, True]
     if os.path.isdir("/proc/self/task"):
         assert list(dask_client.run(_tensorflow_pool).values()) == [("1", 1)] * 2
+
+
+# -- batch prediction ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Six 640x480 scenes with two faces each, as PNG files."""
+    from _scenes import make_scene
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(6):
+        Image.fromarray(make_scene(i, n_faces=2)[0]).save(folder / f"scene-{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def model_folder(faces, tmp_path_factory):
+    """A tiny fitted pipeline, and the folder it is saved in."""
+    from ferkit import make_fer_pipeline, save
+
+    model = make_fer_pipeline(filters=(4,), dense_units=(8,), epochs=1,
+                              random_state=0).fit(*faces)
+    folder = tmp_path_factory.mktemp("model") / "tiny"
+    save(model, folder)
+    return model, folder
+
+
+@pytest.fixture(scope="module")
+def photo_rows(model_folder, photos):
+    """The photos' rows predicted in this process, file after file, newest name first."""
+    from ferkit import predict_image
+
+    files = sorted(photos.iterdir(), reverse=True)
+    return files, predict_image(model_folder[0], files, detector="lbp")
+
+
+def _load_count(model, item):
+    """In a worker: its process id and how many models it has loaded so far."""
+    from ferkit._workers import _loaded
+
+    return os.getpid(), _loaded.cache_info().misses
+
+
+def test_workers_predict_photos_in_input_order(model_folder, photo_rows):
+    """predict_image(n_jobs=2) over a list of photos gives the rows of n_jobs=1, in the
+    list's order (not the files' sorted order), from a model in memory or a saved folder;
+    the probabilities agree to the last bits (one-thread workers sum in another order)."""
+    import pandas as pd
+
+    from ferkit import predict_image
+
+    files, serial = photo_rows
+    assert serial["image"].unique().tolist() == [str(f) for f in files]
+    assert len(serial) >= len(files)  # faces found, so probabilities are compared
+    for model in model_folder:
+        table = predict_image(model, files, detector="lbp", n_jobs=2)
+        pd.testing.assert_frame_equal(table, serial, rtol=1e-5)
+
+
+def test_each_worker_loads_the_model_once(model_folder):
+    """Every chunk a worker runs uses the model it loaded at its first chunk, and a second
+    call with the same folder loads nothing again."""
+    from ferkit._workers import map_in_workers
+
+    calls = [[row for chunk in map_in_workers(_load_count, model_folder[1], range(32),
+                                              n_jobs=2) for row in chunk]
+             for _ in range(2)]
+    loads: dict[int, set[int]] = {}
+    for pid, loaded in calls[0] + calls[1]:
+        loads.setdefault(pid, set()).add(loaded)
+    assert len(calls[0]) == 32
+    assert all(len(counts) == 1 for counts in loads.values()), loads
+
+
+def test_workers_need_a_model_that_can_be_saved(faces, photo_rows):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from ferkit import predict_image
+
+    X, y = faces
+    model = make_pipeline(FunctionTransformer(), LogisticRegression()).fit(X, y)
+    with pytest.raises(TypeError, match=r"n_jobs needs a model that ferkit\.save can write"):
+        predict_image(model, photo_rows[0], detector="lbp", n_jobs=2)
+
+
+@pytest.mark.slow
+def test_dask_workers_predict_photos(model_folder, photo_rows, dask_client):
+    """The same call on the Dask cluster: each worker loaded the model from its folder."""
+    import pandas as pd
+
+    from ferkit import predict_image
+
+    files, serial = photo_rows
+    with joblib.parallel_backend("dask"):
+        table = predict_image(model_folder[1], files, detector="lbp", n_jobs=2)
+    pd.testing.assert_frame_equal(table, serial, rtol=1e-5)
+    loaded = dask_client.run(lambda: __import__("ferkit._workers")._workers._loaded
+                             .cache_info().currsize)
+    assert sorted(loaded.values()) == [1, 1]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from numbers import Real
+import os
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ferkit._validation import already_validated
+from ferkit._workers import is_parallel, load_model, map_in_workers
 from ferkit.faces._crop import DEFAULT_MARGIN, MAX_MARGIN, check_boxes, crop_faces
 from ferkit.faces._detect import BOX_COLUMNS, boxes_frame, make_detector
 from ferkit.faces._io import _source_name, image_batch
@@ -52,20 +54,22 @@ def _check_model(model) -> np.ndarray:
     {"model": "no_validation", "image": "no_validation",
      "margin": [Interval(Real, 0, MAX_MARGIN, closed="both")],
      "detector": "no_validation", "detector_params": [dict, None], "align": ["boolean"],
-     "boxes": "no_validation"},
+     "boxes": "no_validation", "n_jobs": [Integral, None]},
     prefer_skip_nested_validation=False,
 )
 def predict_image(model, image, *, margin: float = DEFAULT_MARGIN, detector="mtcnn",
-                  detector_params: dict | None = None, align: bool = True, boxes=None):
+                  detector_params: dict | None = None, align: bool = True, boxes=None,
+                  n_jobs: int | None = None):
     """Detect every face in a photo (or in each photo of a list or folder) and predict its
     emotion.
 
     Parameters
     ----------
-    model : estimator
+    model : estimator, str or path-like
         A fitted classifier that takes raw 0-255 grayscale faces as flat pixel rows and has
         ``predict_proba`` and ``classes_``: a fitted :func:`ferkit.make_fer_pipeline`, a
-        model from :func:`ferkit.load` or :func:`ferkit.load_pretrained`. Faces reach it as
+        model from :func:`ferkit.load` or :func:`ferkit.load_pretrained`; or the folder of a
+        model saved with :func:`ferkit.save`. Faces reach it as
         ``(n_faces, height, width)`` images of the size its first step fitted on
         (``image_shape_``); a model that records no image shape gets flat rows of 48x48
         pixels, as FER2013's.
@@ -89,6 +93,14 @@ def predict_image(model, image, *, margin: float = DEFAULT_MARGIN, detector="mtc
         ``width``, ``height`` (and optionally ``score`` and the landmark columns of
         :func:`ferkit.detect_faces`), or an array of ``x, y, width, height`` rows. Nothing is
         detected then, and the faces keep the given order.
+    n_jobs : int or None, default=None
+        Worker processes for a batch (joblib's convention: None is 1, -1 every core). Each
+        worker loads the model once from its files with :func:`ferkit.load` (a model in
+        memory is first saved to a temporary folder; no pickle), takes runs of consecutive
+        photos, and the rows come back in input order. Inside
+        ``joblib.parallel_backend("dask")`` the workers are a Dask cluster's (give ``model``
+        as a folder every machine can read). The results are those of ``n_jobs=1`` up to
+        the last bits of the probabilities (TensorFlow's sums depend on its thread count).
 
     Returns
     -------
@@ -132,22 +144,36 @@ def predict_image(model, image, *, margin: float = DEFAULT_MARGIN, detector="mtc
     """
     import pandas as pd
 
-    classes = _check_model(model)
-    finder = None if boxes is not None else make_detector(detector, **(detector_params or {}))
     batch = image_batch(image)
-    if batch is None:
-        given = None if boxes is None else check_boxes(boxes)
-        return _predict_one(model, classes, image, _source_name(image, None), finder,
-                            margin=margin, align=align, boxes=given)
-    if boxes is not None:
+    if batch is not None and boxes is not None:
         raise ValueError("boxes are the faces of one photo; for a batch, call predict_image "
                          "on each photo with its boxes.")
-    tables = []
-    for key, name, source in batch:
-        table = _predict_one(model, classes, source, name, finder, margin=margin, align=align)
-        table.insert(0, "image", pd.Series([key] * len(table), dtype=object))
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+    finder = None if boxes is not None else make_detector(detector, **(detector_params or {}))
+    options = dict(finder=finder, margin=margin, align=align)
+    if batch is not None and len(batch) > 1 and is_parallel(n_jobs):
+        if not isinstance(model, str | os.PathLike):
+            _check_model(model)  # an unfitted model is refused before it is saved
+        tables = map_in_workers(_predict_entry, model, batch, n_jobs=n_jobs, **options)
+        return pd.concat([t for chunk in tables for t in chunk], ignore_index=True)
+    model = load_model(model)
+    classes = _check_model(model)
+    if batch is None:
+        given = None if boxes is None else check_boxes(boxes)
+        return _predict_one(model, classes, image, _source_name(image, None), boxes=given,
+                            **options)
+    return pd.concat([_predict_entry(model, entry, **options) for entry in batch],
+                     ignore_index=True)
+
+
+def _predict_entry(model, entry, **options):
+    """predict_image's table for one photo of a batch, ``(key, name, source)``, with its
+    ``image`` column first (in a worker process, with ``n_jobs``)."""
+    import pandas as pd
+
+    key, name, source = entry
+    table = _predict_one(model, _check_model(model), source, name, **options)
+    table.insert(0, "image", pd.Series([key] * len(table), dtype=object))
+    return table
 
 
 def _predict_one(model, classes, image, name, finder, *, margin, align, boxes=None):
