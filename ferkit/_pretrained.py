@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from contextlib import ExitStack
+from contextlib import contextmanager
 from importlib import resources
 
 #: What each shipped model recognises.
@@ -59,6 +59,16 @@ def load_pretrained(name: str = "fer2013-7"):
     >>> model.predict(load_sample().images[:2])  # doctest: +SKIP
     array(['angry', 'angry'], dtype=object)
     """
+    from ferkit.persistence import load
+
+    with pretrained_folder(name) as folder:
+        return load(folder)
+
+
+@contextmanager
+def pretrained_folder(name: str):
+    """The folder of the shipped model ``name``, while the context lasts (a real folder even
+    when ferkit is installed as a zip); a clear error for a name ferkit does not ship."""
     if name not in PRETRAINED:
         raise ValueError(
             f"Unknown pretrained model {name!r}; ferkit ships {sorted(PRETRAINED)}."
@@ -68,14 +78,8 @@ def load_pretrained(name: str = "fer2013-7"):
             f"The pretrained model {name!r} is missing from this installation of ferkit "
             f"(looked in {resources.files('ferkit').joinpath('pretrained', name)})."
         )
-    from ferkit.persistence import load
-
-    with ExitStack() as stack:
-        # as_file gives a real folder even when the package is installed as a zip.
-        folder = stack.enter_context(
-            resources.as_file(resources.files("ferkit").joinpath("pretrained", name))
-        )
-        return load(folder)
+    with resources.as_file(resources.files("ferkit").joinpath("pretrained", name)) as folder:
+        yield folder
 
 
 @functools.lru_cache(maxsize=2)
