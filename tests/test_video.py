@@ -431,6 +431,16 @@ def test_docstring_examples(module, tmp_path, monkeypatch):
 
 
 def test_import_ferkit_does_not_load_pyav():
-    code = ("import sys, ferkit, ferkit.video, ferkit.plotting; "
-            "assert 'av' not in sys.modules, 'av loaded'")
+    # Nor does the command line's parser, which knows the video options.
+    code = ("import sys, ferkit, ferkit.video, ferkit.plotting, ferkit.cli; "
+            "ferkit.cli.build_parser(); assert 'av' not in sys.modules, 'av loaded'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_without_pyav_the_error_names_the_extra(tmp_path, monkeypatch):
+    path = tmp_path / "clip.mp4"
+    write_video(path, _levels(2))
+    monkeypatch.setitem(sys.modules, "av", None)  # as if PyAV were not installed
+    for attempt in (lambda: VideoReader(path), lambda: write_video(path, _levels(2))):
+        with pytest.raises(ImportError, match=r"PyAV.*pip install 'ferkit\[video\]'"):
+            attempt()

@@ -28,6 +28,24 @@ class TruncatedVideoWarning(UserWarning):
     """
 
 
+#: What to do when PyAV is missing: it is an optional dependency (docs/video.rst: licences).
+INSTALL_HINT = "pip install 'ferkit[video]'"
+
+
+def import_av():
+    """The ``av`` module (PyAV), or an ImportError that says how to install it.
+
+    PyAV is optional: its wheels bundle an FFmpeg build that links GPL encoders, so it is
+    installed only by those who read or write video.
+    """
+    try:
+        import av
+    except ImportError as exc:
+        raise ImportError(f"Reading and writing video needs PyAV, an optional dependency of "
+                          f"ferkit: {INSTALL_HINT} (or pip install av).") from exc
+    return av
+
+
 def _check_every(every) -> int:
     if isinstance(every, bool) or not isinstance(every, Integral) or not 1 <= every <= 10**9:
         raise ValueError(f"every must be an int from 1 to 10**9; got {every!r}.")
@@ -46,7 +64,7 @@ def _check_duration(duration) -> float | None:
 
 def _open_file(path):
     """A PyAV input container for a file; errors that name the file."""
-    import av
+    av = import_av()
 
     name = os.fspath(path)
     if not Path(name).is_file():
@@ -64,7 +82,7 @@ def _open_file(path):
 
 def _open_camera(index: int):
     """A PyAV input container for camera ``index``, through the platform's input device."""
-    import av
+    av = import_av()
 
     platform = "linux" if sys.platform.startswith("linux") else sys.platform
     device_format = _CAMERA_FORMATS.get(platform)
@@ -211,7 +229,7 @@ class VideoReader:
 
     def _frames(self):
         """The decode loop that files and cameras share."""
-        import av
+        av = import_av()
 
         fmt = _PIXEL_FORMATS[self.color]
         start, index, last_time = None, -1, None

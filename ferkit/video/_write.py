@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ferkit.video._reader import import_av
+
 
 def _default_codec() -> str:
     """H.264 (libx264) where the FFmpeg build has it: every player reads it. Otherwise
     FFmpeg's own MPEG-4 Part 2 encoder, which every build has."""
-    import av
+    av = import_av()
 
     return "libx264" if "libx264" in av.codecs_available else "mpeg4"
 
@@ -75,7 +77,7 @@ class VideoWriter:
         self._shape = None
 
     def __enter__(self):
-        import av
+        av = import_av()
 
         if not self.path.parent.is_dir():
             raise FileNotFoundError(2, "No such folder for the video", str(self.path.parent))
@@ -112,7 +114,7 @@ class VideoWriter:
         frame : ndarray of shape (height, width) or (height, width, 3), uint8
             Grayscale or RGB pixels.
         """
-        import av
+        av = import_av()
 
         if self._container is None:
             raise RuntimeError("VideoWriter.write is called inside its 'with' block.")
