@@ -134,3 +134,48 @@ def test_bad_sources(tmp_path, model):
         warnings.simplefilter("error")
         with pytest.raises(TypeError, match="predict_proba"):
             ferkit.predict_video(object(), tmp_path / "missing.mp4")
+
+
+def test_the_stream_gives_each_batch_as_it_comes(tmp_path, model, astronaut_face):
+    from ferkit.video._predict import VideoStream
+
+    path = tmp_path / "two.mp4"
+    write_video(path, _two_faces(astronaut_face), fps=25)
+    seen = []
+    stream = VideoStream(model, path, detector="lbp", batch_size=4, keep_pixels=True,
+                         on_frame=lambda frame, time: seen.append(frame))
+    chunks = []
+    for chunk in stream:
+        chunks.append(chunk)
+        # A batch's rows come before the next batch's frames are read.
+        assert seen[-1] == chunk.frames[-1][0] == chunk.rows["frame"].max()
+    assert len(chunks) == 6 and seen == list(range(12))
+    assert all(pixels.shape == (96, 192, 3) for chunk in chunks for _, _, pixels in chunk.frames)
+    import pandas as pd
+
+    streamed = pd.concat([c.rows for c in chunks], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        streamed, ferkit.predict_video(model, path, detector="lbp", batch_size=4))
+
+
+def test_ctrl_c_ends_a_camera_but_interrupts_a_file(tmp_path, model, astronaut_face):
+    """A camera and a file share the stream; only its ``camera`` flag differs, so a file
+    stands in for the camera (none is needed) with the flag set."""
+    from ferkit.video._predict import VideoStream
+
+    path = tmp_path / "two.mp4"
+    write_video(path, _two_faces(astronaut_face), fps=25)
+
+    def ctrl_c_at_frame_5(frame, time):
+        if frame == 5:
+            raise KeyboardInterrupt
+
+    camera = VideoStream(model, path, detector="lbp", batch_size=4, on_frame=ctrl_c_at_frame_5)
+    camera.camera = True
+    rows = [chunk.rows for chunk in camera]
+    assert camera.interrupted
+    # The faces detected before Ctrl-C are still predicted: frames 0 to 5, then it stops.
+    assert sorted({f for r in rows for f in r["frame"]}) == [0, 1, 2, 3, 4, 5]
+    a_file = VideoStream(model, path, detector="lbp", batch_size=4, on_frame=ctrl_c_at_frame_5)
+    with pytest.raises(KeyboardInterrupt):
+        list(a_file)

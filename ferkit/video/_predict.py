@@ -8,6 +8,7 @@ and the same model checks as :func:`ferkit.predict_image`. What video adds is ba
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
@@ -30,12 +31,20 @@ class _Batch:
     def __init__(self):
         self.frames = []  # (frame, time, gray shape, boxes)
         self.crops = []
+        self.pixels = []  # the frames' RGB pixels, only when the caller draws on them
         self.n_faces = 0
 
-    def add(self, frame, time, shape, boxes, crops):
+    def add(self, frame, time, shape, boxes, crops, pixels=None):
         self.frames.append((frame, time, shape, boxes))
         self.crops.append(crops)
+        if pixels is not None:
+            self.pixels.append(pixels)
         self.n_faces += len(boxes)
+
+    def full(self, batch_size: int) -> bool:
+        # Frames count too, so that a long stretch without faces holds no more than
+        # batch_size frames (and their pixels, when kept) before its rows are given.
+        return self.n_faces >= batch_size or len(self.frames) >= batch_size
 
 
 def _predict_batch(model, batch: _Batch, flat: bool) -> np.ndarray:
@@ -84,6 +93,87 @@ def _empty_table(classes, landmarks: bool):
     return table
 
 
+class VideoChunk(NamedTuple):
+    """One batch of a :class:`VideoStream`.
+
+    ``rows`` is a DataFrame of the batch's faces, in frame order, with predict_video's
+    columns, or None when the batch has no face; ``frames`` holds ``(frame, time, rgb)`` for
+    each analysed frame of the batch when the stream keeps pixels (``keep_pixels=True``),
+    and is empty otherwise.
+    """
+
+    rows: object
+    frames: list
+
+
+class VideoStream:
+    """predict_video's work as a stream: each batch's rows as soon as the network has them.
+
+    Opening checks the model and options and opens the video (errors come then, before any
+    frame); iterating yields a :class:`VideoChunk` per batch, in frame order, and closes the
+    video at the end. ``predict_video`` concatenates the chunks; ``ferkit predict`` writes
+    each as it comes, so an interrupted run keeps the rows done.
+
+    A camera runs until ``duration`` or Ctrl-C: a KeyboardInterrupt while frames are read
+    ends the stream (the faces already detected are still predicted, and ``interrupted`` is
+    set). A file is read to its end; Ctrl-C propagates.
+
+    Parameters are those of :func:`predict_video`, plus ``keep_pixels`` (give each chunk its
+    frames' RGB pixels, to draw on) and ``on_frame`` (called with ``(frame, time)`` after each
+    analysed frame is detected, for a progress bar).
+    """
+
+    def __init__(self, model, source, *, every=1, batch_size=64, margin=DEFAULT_MARGIN,
+                 detector="mtcnn", detector_params=None, align=True, smooth=None,
+                 duration=None, on_truncated="warn", keep_pixels=False, on_frame=None):
+        self.model = model
+        self.classes = _check_model(model)
+        self.tracker = FaceTracker(smooth=smooth)  # checks smooth before the video is opened
+        self.finder = make_detector(detector, **(detector_params or {}))
+        self.shape = _input_shape(model)
+        self.batch_size, self.margin, self.align = batch_size, margin, align
+        self.keep_pixels, self.on_frame = keep_pixels, on_frame
+        self.camera = isinstance(source, Integral) and not isinstance(source, bool)
+        self.interrupted = False
+        self.reader = VideoReader(source, every=every, color="rgb", duration=duration,
+                                  on_truncated=on_truncated)
+
+    def empty_table(self):
+        """The table of a video without faces: predict_video's columns, no rows."""
+        return _empty_table(self.classes, self.finder.landmarks)
+
+    def __iter__(self):
+        for batch in self._batches():
+            rows = _batch_table(self.model, self.classes, batch, self.tracker,
+                                flat=not self.shape, landmarks=self.finder.landmarks)
+            frames = [(frame, time, pixels) for (frame, time, _, _), pixels
+                      in zip(batch.frames, batch.pixels, strict=True)] if self.keep_pixels else []
+            yield VideoChunk(rows, frames)
+
+    def _batches(self):
+        """Batches of detected and cropped frames, the last one possibly short."""
+        batch = _Batch()
+        with self.reader as reader:
+            try:
+                for frame, time, rgb in reader:
+                    gray, boxes, crops = crop_faces(
+                        rgb, self.finder, margin=self.margin, size=self.shape or _FER2013_SHAPE,
+                        name=f"{reader.name}, frame {frame}", align=self.align)
+                    batch.add(frame, time, gray.shape, boxes, crops,
+                              rgb if self.keep_pixels else None)
+                    if self.on_frame is not None:
+                        self.on_frame(frame, time)
+                    if batch.full(self.batch_size):
+                        yield batch
+                        batch = _Batch()
+            except KeyboardInterrupt:
+                if not self.camera:
+                    raise
+                self.interrupted = True  # Ctrl-C is how a camera is stopped
+        if batch.frames:
+            yield batch
+
+
 @validate_params(
     {"model": "no_validation", "source": "no_validation",
      "every": [Interval(Integral, 1, 10**9, closed="both")],
@@ -118,7 +208,9 @@ def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFA
         Per-track smoothing of the probabilities (see :class:`ferkit.video.FaceTracker`);
         ``emotion`` follows the smoothed probabilities.
     duration : float or None, default=None
-        Stop after this many seconds of video (for a camera: otherwise until Ctrl-C).
+        Stop after this many seconds of video. A camera otherwise runs until Ctrl-C, which
+        ends the reading: the faces already detected are predicted and the rows so far
+        returned. For a file, Ctrl-C (KeyboardInterrupt) propagates as usual.
     on_truncated : {"warn", "raise"}, default="warn"
         A damaged or truncated video: rows for the frames that decode, then a warning, or an
         error.
@@ -135,6 +227,12 @@ def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFA
     --------
     ferkit.predict_image : The same for photos.
     ferkit.plotting.EmotionTimelineDisplay : The table as probabilities over time.
+
+    Notes
+    -----
+    The work is done batch by batch by a stream that gives each batch's rows as soon as
+    they are predicted (``ferkit predict clip.mp4`` writes them as they come); this function
+    gathers them into one table.
 
     Examples
     --------
@@ -157,28 +255,21 @@ def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFA
     >>> table.columns.tolist()[-3:]
     ['emotion', 'happy', 'sad']
     """
-    classes = _check_model(model)
-    tracker = FaceTracker(smooth=smooth)  # checks smooth before the video is opened
-    finder = make_detector(detector, **(detector_params or {}))
-    shape = _input_shape(model)
-    landmarks = finder.landmarks
-    batch, tables = _Batch(), []
-    with VideoReader(source, every=every, color="rgb", duration=duration,
-                     on_truncated=on_truncated) as reader:
-        for frame, time, rgb in reader:
-            gray, boxes, crops = crop_faces(
-                rgb, finder, margin=margin, size=shape or _FER2013_SHAPE,
-                name=f"{reader.name}, frame {frame}", align=align)
-            batch.add(frame, time, gray.shape, boxes, crops)
-            if batch.n_faces >= batch_size:
-                tables.append(_batch_table(model, classes, batch, tracker, flat=not shape,
-                                           landmarks=landmarks))
-                batch = _Batch()
-        tables.append(_batch_table(model, classes, batch, tracker, flat=not shape,
-                                   landmarks=landmarks))
-    tables = [t for t in tables if t is not None]
+    stream = VideoStream(model, source, every=every, batch_size=batch_size, margin=margin,
+                         detector=detector, detector_params=detector_params, align=align,
+                         smooth=smooth, duration=duration, on_truncated=on_truncated)
+    tables = []
+    try:
+        for chunk in stream:
+            if chunk.rows is not None:
+                tables.append(chunk.rows)
+    except KeyboardInterrupt:
+        # A second Ctrl-C while the last faces of a camera go through the network: the
+        # rows so far are still the answer. A file's run is simply interrupted.
+        if not stream.camera:
+            raise
     if not tables:
-        return _empty_table(classes, landmarks)
+        return stream.empty_table()
     import pandas as pd
 
     return pd.concat(tables, ignore_index=True)
