@@ -24,9 +24,26 @@ OUT is the image file to write (PNG, or any format its extension names); for sev
 a folder that receives one <photo name>.annotated.png per photo read. Missing folders are
 created.
 
-exit status: 0 every photo was read (with or without faces); 2 bad usage, a path that does
-not exist, a model that cannot be loaded, or at least one file that could not be read as an
-image (the others are still predicted and printed); 1 any other failure.
+Videos (files named .mp4, .mkv, .mov, .avi, .webm...; needs pip install 'ferkit[video]')
+and --camera INDEX give one row per face per analysed frame: file, frame, time (seconds),
+face (a track id that stays with the same person), the box and score, emotion and the
+probabilities, as ferkit.predict_video returns them; rows are written as each batch of
+faces is predicted. A camera runs until --duration or Ctrl-C, which ends it normally (the
+rows, --annotate and --plot are written; exit 0); Ctrl-C on a file interrupts the run, and
+the rows written so far stay. --annotate OUT writes a video of the analysed frames (at the
+analysed frames' rate) with boxes, track ids and emotions; --plot OUT the emotion timeline.
+Both are written whole or not at all (not for a video that did not read to its end); for
+several videos, OUT is a folder receiving <name>.annotated.mp4 or <name>.timeline.png.
+Photos and videos cannot be mixed in one call. A progress bar with frames per second is
+drawn on stderr when it is a terminal (not with --quiet).
+
+  ferkit predict clip.mp4 --every 5 --annotate clip-faces.mp4 --plot timeline.png
+  ferkit predict --camera 0 --duration 60 -o faces.csv
+
+exit status: 0 every photo or video was read (with or without faces); 2 bad usage, a path
+that does not exist, a model that cannot be loaded, a camera that cannot be opened, or at
+least one file that could not be read as an image or read in full as a video (the others
+are still predicted and printed); 1 any other failure.
 """
 
 
@@ -34,11 +51,13 @@ def register(subparsers) -> None:
     """Add the ``predict`` subcommand."""
     parser = _common.add_command(
         subparsers, "predict", run,
-        summary="predict the emotions of the faces in photos",
-        description="Detect the faces in photos (files or folders) and predict their emotions.",
+        summary="predict the emotions of the faces in photos, videos or a camera",
+        description="Detect the faces in photos (files or folders), video files or a camera "
+                    "and predict their emotions.",
         epilog=_EPILOG,
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="photo files or folders")
+    parser.add_argument("paths", nargs="*", metavar="PATH",
+                        help="photo files or folders, or video files (by their extension)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="DIR", help="a model saved with ferkit.save")
     source.add_argument(
@@ -85,6 +104,27 @@ def register(subparsers) -> None:
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar",
     )
+    _add_video_arguments(parser)
+
+
+def _add_video_arguments(parser) -> None:
+    """The options of videos and the camera (``ferkit/cli/_predict_video.py``)."""
+    from ferkit.cli import _predict_video as video
+
+    group = parser.add_argument_group("videos and camera")
+    group.add_argument("--camera", type=video.camera_index, metavar="INDEX",
+                       help="read camera INDEX (0 for the first) until Ctrl-C or --duration")
+    group.add_argument("--every", type=video.positive_int, metavar="N",
+                       help="analyse every N-th frame (default 1: every frame)")
+    group.add_argument("--duration", type=video.seconds, metavar="S",
+                       help="stop after S seconds of video")
+    group.add_argument("--smooth", type=video.smoothing, metavar="K",
+                       help="smooth each face's probabilities over time: an int K is the mean "
+                            "of its last K analysed frames, a float in (0, 1] an exponential "
+                            "moving average's alpha (default: none)")
+    group.add_argument("--plot", metavar="OUT",
+                       help="also draw the emotion timeline (one panel per tracked face) to "
+                            "the picture OUT (PNG, SVG, PDF...); a folder for several videos")
 
 
 def _load_model(args):
@@ -191,7 +231,13 @@ def _annotation_path(out: Path, photo: Path, single: bool, used: set[Path]) -> P
 
 
 def run(args) -> int:
-    """Predict every photo named in ``args``; returns the exit status."""
+    """Predict every photo (or video) named in ``args``; returns the exit status."""
+    from ferkit.cli import _predict_video
+
+    if _predict_video.wanted(args):
+        # Handed this module's table writer, warnings, model and detector rather than
+        # importing them back: the two modules form no import cycle.
+        return _predict_video.run(args, sys.modules[__name__])
     # Options first: a bad one is a usage error, found before any photo or model is read.
     if args.margin is not None and not 0 <= args.margin <= 5:
         raise ValueError(f"--margin must be from 0 to 5; got {args.margin}")
