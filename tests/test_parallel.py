@@ -290,3 +290,30 @@ def test_dask_workers_predict_photos(model_folder, photo_rows, dask_client):
     loaded = dask_client.run(lambda: __import__("ferkit._workers")._workers._loaded
                              .cache_info().currsize)
     assert sorted(loaded.values()) == [1, 1]
+
+
+def test_ferkit_predict_with_workers(model_folder, photos, tmp_path, capsys):
+    """`ferkit predict --n-jobs 2` writes the rows of `--n-jobs 1`, in the photos' order; an
+    unreadable photo is reported and the others still predicted (exit 2)."""
+    import pandas as pd
+
+    from ferkit.cli import main
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for photo in sorted(photos.iterdir())[:4]:
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    (folder / "scene-2.png").write_bytes(b"not a png")
+    tables = {}
+    for n_jobs in ("1", "2"):
+        out = tmp_path / f"rows-{n_jobs}.csv"
+        status = main(["predict", str(folder), "--model", str(model_folder[1]), "--detector",
+                       "lbp", "-o", str(out), "--n-jobs", n_jobs])
+        assert status == 2
+        assert "scene-2.png" in capsys.readouterr().err
+        tables[n_jobs] = pd.read_csv(out)
+    pd.testing.assert_frame_equal(tables["2"], tables["1"], atol=1e-4)
+    assert tables["2"]["file"].unique().tolist() == [
+        str(folder / f"scene-{i}.png") for i in (0, 1, 3)]
+    assert main(["predict", str(folder), "--n-jobs", "0"]) == 2
+    assert "--n-jobs must be" in capsys.readouterr().err

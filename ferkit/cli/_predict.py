@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from ferkit.cli import _common
@@ -102,6 +103,11 @@ def register(subparsers) -> None:
         help="do not rotate faces to level their eyes before predicting",
     )
     parser.add_argument(
+        "-j", "--n-jobs", type=int, default=1, metavar="N",
+        help="worker processes (default 1; -1 one per core); each loads the model once, and "
+             "the rows keep the photos' order",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar",
     )
     _add_video_arguments(parser)
@@ -133,6 +139,18 @@ def _load_model(args):
     if args.model:
         return ferkit.load(args.model)
     return ferkit.load_pretrained(args.pretrained or "fer2013-7")
+
+
+@contextmanager
+def _model_folder(args):
+    """The folder of the model the workers load: --model's, or the shipped model's."""
+    if args.model:
+        yield args.model
+        return
+    from ferkit._pretrained import pretrained_folder
+
+    with pretrained_folder(args.pretrained or "fer2013-7") as folder:
+        yield folder
 
 
 #: The face-detector options of the command line: ``detect_faces`` keyword -> flag.
@@ -201,18 +219,19 @@ def _warn(message: str) -> None:
         print(f"ferkit predict: {message}", file=sys.stderr)
 
 
-def _progress(photos: list[Path], args):
-    """A tqdm progress bar over ``photos`` when a folder was given, stderr is a terminal and
-    --quiet is not set; otherwise the photos themselves (logs and pipes stay clean)."""
+def _progress(results, photos: list[Path], args):
+    """``results`` (one per photo) through a tqdm progress bar when a folder was given, stderr
+    is a terminal and --quiet is not set; otherwise as they are (logs and pipes stay clean)."""
     folders = any(Path(p).is_dir() for p in args.paths)
     tty = getattr(args, "stderr_tty", None)
     if args.quiet or not folders or not (sys.stderr.isatty() if tty is None else tty):
-        return photos
+        return results
     try:  # installed with optuna, not a dependency of ferkit's own
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - a bar is a nicety, never a reason to fail
-        return photos
-    bar = tqdm(photos, desc="photos", unit="photo", file=sys.stderr, dynamic_ncols=True)
+        return results
+    bar = tqdm(results, total=len(photos), desc="photos", unit="photo", file=sys.stderr,
+               dynamic_ncols=True)
     _BAR.append(bar)
     return bar
 
@@ -241,6 +260,9 @@ def run(args) -> int:
     # Options first: a bad one is a usage error, found before any photo or model is read.
     if args.margin is not None and not 0 <= args.margin <= 5:
         raise ValueError(f"--margin must be from 0 to 5; got {args.margin}")
+    if args.n_jobs == 0:
+        raise ValueError("--n-jobs must be a number of processes (1 or more) or -1 for one "
+                         "per core; got 0")
     detector = _make_detector(args)
     photos, missing = _find_photos(args.paths, recursive=args.recursive)
     annotate, single = _annotation_target(args.annotate, photos)
@@ -248,8 +270,7 @@ def run(args) -> int:
     # Opened before the model is loaded, so that a place it cannot be written fails at once;
     # rows are written photo by photo, so that an interrupted run keeps those done.
     with _TableWriter(args.format, args.output) as table_writer:
-        model = _load_model(args)
-        unreadable = _predict_photos(model, photos, args, detector, annotate, single,
+        unreadable = _predict_photos(args, photos, detector, annotate, single,
                                      table_writer)
     bad = missing + unreadable
     if bad:
@@ -298,25 +319,19 @@ def _annotation_target(annotate, photos: list[Path]) -> tuple[Path | None, bool]
     return out, single
 
 
-def _predict_photos(model, photos: list[Path], args, detector, annotate: Path | None,
+def _predict_photos(args, photos: list[Path], detector, annotate: Path | None,
                     single: bool, table_writer) -> list[str]:
     """Write one table of faces per photo read; return the photos that could not be read.
 
     An unreadable photo is reported and skipped, so that one bad file does not lose the
     predictions of the others.
     """
-    from ferkit.faces import predict_image
-
     unreadable, used = [], set()
-    progress = _progress(photos, args)
+    results = zip(photos, _photo_results(args, photos, detector), strict=True)
     try:
-        for photo in progress:
-            try:
-                margin = {} if args.margin is None else {"margin": args.margin}
-                table = predict_image(model, photo, detector=detector, align=args.align,
-                                      **margin)
-            except (ValueError, TypeError, OSError) as exc:
-                _warn(f"skipped {photo}: {str(exc).splitlines()[0]}")
+        for photo, table in _progress(results, photos, args):
+            if isinstance(table, str):
+                _warn(f"skipped {photo}: {table}")
                 unreadable.append(str(photo))
                 continue
             if table.empty:
@@ -331,6 +346,35 @@ def _predict_photos(model, photos: list[Path], args, detector, annotate: Path | 
         if _BAR:
             _BAR.pop().close()
     return unreadable
+
+
+def _photo_results(args, photos: list[Path], detector):
+    """Each photo's table, or why it could not be read, in the photos' order: predicted here,
+    or with --n-jobs in worker processes that each load the model once from its folder."""
+    from ferkit._workers import is_parallel, map_in_workers
+
+    options = {"detector": detector, "align": args.align}
+    if args.margin is not None:
+        options["margin"] = args.margin
+    if not is_parallel(args.n_jobs):
+        model = _load_model(args)
+        for photo in photos:
+            yield _photo_result(model, photo, **options)
+        return
+    with _model_folder(args) as folder:
+        for chunk in map_in_workers(_photo_result, folder, photos, n_jobs=args.n_jobs,
+                                    **options):
+            yield from chunk
+
+
+def _photo_result(model, photo: Path, **options):
+    """One photo's table, or the first line of the reason it could not be read."""
+    from ferkit.faces import predict_image
+
+    try:
+        return predict_image(model, photo, **options)
+    except (ValueError, TypeError, OSError) as exc:
+        return str(exc).splitlines()[0]
 
 
 class _TableWriter:
