@@ -83,6 +83,23 @@ def test_import_quick(results):
     assert "keras `model.predict`" in section
 
 
+def test_video_quick(results):
+    """Both clips' peaks measured in fresh processes, both loops timed, the ratio computed
+    (tiny clips, the LBP cascade and no network: seconds)."""
+    pytest.importorskip("av")
+    bench = _script("bench_video")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    peaks = [float(row.split("|")[6]) for row in section.splitlines()
+             if re.match(r"\| \d+ s \(", row)]
+    assert len(peaks) == 2 and all(peak > 50 for peak in peaks)
+    fps = {row.split("|")[1].strip(): float(row.split("|")[4])
+           for row in section.splitlines() if row.startswith(("| predict_video", "| decode"))}
+    ratio = float(re.search(r"analyses ([\d.]+)x the frames per second", section).group(1))
+    assert ratio == pytest.approx(fps["predict_video"] / fps["decode + detect"], abs=0.01)
+    assert "within 200 MB" in section and "network's share" in section
+
+
 @pytest.mark.slow
 def test_robustness_quick(results):
     # The whole corpus is tests/test_robustness.py, which the suite runs anyway: the script's
