@@ -290,8 +290,13 @@ class _Clip:
         except ImportError:  # pragma: no cover - a bar is a nicety, never a reason to fail
             yield
             return
-        count = stream.reader.frame_count
-        total = None if not count else (count - 1) // (self.args.every or 1) + 1
+        import numpy as np
+
+        reader, every = stream.reader, self.args.every or 1
+        count = reader.frame_count
+        if self.args.duration and reader.fps:  # --duration stops before the header's end
+            count = min(count or np.inf, int(self.args.duration * reader.fps))
+        total = None if not count else (count - 1) // every + 1
         self.bar = tqdm(total=total, desc=Path(self.name).name, unit="frame", file=sys.stderr,
                         dynamic_ncols=True)
         self.photo._BAR.append(self.bar)  # warnings are written above it
