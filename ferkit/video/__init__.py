@@ -1,8 +1,9 @@
 """Video: the emotions of the faces in a video file or a camera (:func:`predict_video`), and
 its pieces: frames, face tracks across frames, videos written atomically.
 
-Frames are decoded with PyAV (FFmpeg's libraries, bundled in its wheels), imported only when
-a video is opened, so ``import ferkit`` stays light.
+Frames are decoded with PyAV (FFmpeg's libraries, bundled in its wheels), an optional
+dependency (``pip install 'ferkit[video]'``; docs/video.rst says why), imported only when a
+video is opened, so ``import ferkit`` stays light.
 """
 
 from ferkit.video._predict import predict_video
