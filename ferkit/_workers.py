@@ -101,23 +101,26 @@ def _run_chunk(func: Callable, folder: str, token: str, chunk: Sequence, kwargs:
     return [func(model, item, **kwargs) for item in chunk]
 
 
-def chunks(items: Sequence, n_jobs: int) -> list[Sequence]:
-    """``items`` cut into runs of consecutive items, about :data:`CHUNKS_PER_WORKER` a worker."""
+def chunks(items: Sequence, n_jobs: int, size: int | None = None) -> list[Sequence]:
+    """``items`` cut into runs of ``size`` consecutive items; by default about
+    :data:`CHUNKS_PER_WORKER` runs a worker."""
     import joblib
 
-    workers = joblib.effective_n_jobs(n_jobs)
-    size = max(1, -(-len(items) // (workers * CHUNKS_PER_WORKER)))
+    if size is None:
+        workers = joblib.effective_n_jobs(n_jobs)
+        size = max(1, -(-len(items) // (workers * CHUNKS_PER_WORKER)))
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def map_in_workers(func: Callable, model, items: Sequence, *, n_jobs,
-                   **kwargs) -> Iterator[list]:
+                   chunk_size: int | None = None, **kwargs) -> Iterator[list]:
     """``[func(model, item, **kwargs) for item in chunk]`` for each chunk of ``items``, run in
     joblib's workers; yields each chunk's results as soon as it and those before it are done,
     so the results come in input order.
 
     ``func`` must be a module-level function (joblib pickles it by name); ``model`` a fitted
-    model or a saved model's folder; ``items`` and ``kwargs`` are pickled to the workers.
+    model or a saved model's folder; ``items`` and ``kwargs`` are pickled to the workers;
+    ``chunk_size`` items make a chunk (by default, see :func:`chunks`).
     """
     import joblib
 
@@ -125,5 +128,5 @@ def map_in_workers(func: Callable, model, items: Sequence, *, n_jobs,
         parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
         yield from parallel(
             joblib.delayed(_run_chunk)(func, folder, token, chunk, kwargs)
-            for chunk in chunks(items, n_jobs)
+            for chunk in chunks(items, n_jobs, chunk_size)
         )

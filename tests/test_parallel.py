@@ -317,3 +317,40 @@ def test_ferkit_predict_with_workers(model_folder, photos, tmp_path, capsys):
         str(folder / f"scene-{i}.png") for i in (0, 1, 3)]
     assert main(["predict", str(folder), "--n-jobs", "0"]) == 2
     assert "--n-jobs must be" in capsys.readouterr().err
+
+
+def _clip(path, shift: int, n: int = 6):
+    """A short clip of the astronaut's face moving ``shift`` pixels a frame (0: no face)."""
+    from skimage.data import astronaut
+
+    from ferkit.video import write_video
+
+    face = astronaut()[20:180, 140:300]
+    frames = []
+    for i in range(n):
+        frame = np.full((160, 224, 3), 90, np.uint8)
+        if shift:
+            x = (4 if shift > 0 else 60) + shift * i
+            frame[:, x:x + 160] = face
+        frames.append(frame)
+    write_video(path, frames, fps=25)
+    return path
+
+
+def test_workers_predict_clips_in_input_order(model_folder, tmp_path):
+    """predict_video(n_jobs=2) over a list of clips: one clip per worker task, the rows of
+    n_jobs=1 in the list's order, each clip tracked on its own (ids start at 0 in each)."""
+    import pandas as pd
+
+    from ferkit import predict_video
+
+    pytest.importorskip("av")
+    clips = [_clip(tmp_path / "right.mp4", 4), _clip(tmp_path / "blank.mp4", 0),
+             _clip(tmp_path / "left.mkv", -4)]
+    serial = predict_video(model_folder[0], clips, detector="lbp", every=2)
+    assert serial["video"].unique().tolist() == [str(clips[0]), str(clips[2])]
+    assert serial.groupby("video")["face"].min().tolist() == [0, 0]
+    table = predict_video(model_folder[1], clips, detector="lbp", every=2, n_jobs=2)
+    pd.testing.assert_frame_equal(table, serial, rtol=1e-5)
+    with pytest.raises(TypeError, match="A camera is read on its own"):
+        predict_video(model_folder[0], [clips[0], 0], n_jobs=2)

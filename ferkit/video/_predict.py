@@ -7,6 +7,7 @@ and the same model checks as :func:`ferkit.predict_image`. What video adds is ba
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -14,6 +15,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ferkit._validation import already_validated
+from ferkit._workers import is_parallel, load_model, map_in_workers
 from ferkit.faces._crop import DEFAULT_MARGIN, MAX_MARGIN, crop_faces
 from ferkit.faces._detect import boxes_frame, make_detector
 from ferkit.faces._predict import _FER2013_SHAPE, _check_model, _input_shape
@@ -180,12 +182,13 @@ class VideoStream:
      "batch_size": [Interval(Integral, 1, 2**16, closed="both")],
      "margin": [Interval(Real, 0, MAX_MARGIN, closed="both")],
      "detector": "no_validation", "detector_params": [dict, None], "align": ["boolean"],
-     "smooth": "no_validation", "duration": "no_validation", "on_truncated": "no_validation"},
+     "smooth": "no_validation", "duration": "no_validation", "on_truncated": "no_validation",
+     "n_jobs": [Integral, None]},
     prefer_skip_nested_validation=False,
 )
 def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFAULT_MARGIN,
                   detector="mtcnn", detector_params: dict | None = None, align: bool = True,
-                  smooth=None, duration=None, on_truncated="warn"):
+                  smooth=None, duration=None, on_truncated="warn", n_jobs=None):
     """Detect, track and classify the faces of a video file or a camera, frame by frame.
 
     Frames are streamed (memory stays flat however long the video is); the faces of several
@@ -193,11 +196,12 @@ def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFA
 
     Parameters
     ----------
-    model : estimator
-        A fitted classifier with ``predict_proba`` and ``classes_``, as for
-        :func:`ferkit.predict_image`.
-    source : str, path-like or int
-        A video file, or a camera index (see :class:`ferkit.video.VideoReader`).
+    model : estimator, str or path-like
+        A fitted classifier with ``predict_proba`` and ``classes_``, or a saved model's
+        folder, as for :func:`ferkit.predict_image`.
+    source : str, path-like, int, or list of str or path-like
+        A video file, or a camera index (see :class:`ferkit.video.VideoReader`); a list of
+        video files is a batch, each clip tracked on its own.
     every : int, default=1
         Analyse every ``every``-th frame.
     batch_size : int, default=64
@@ -214,6 +218,10 @@ def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFA
     on_truncated : {"warn", "raise"}, default="warn"
         A damaged or truncated video: rows for the frames that decode, then a warning, or an
         error.
+    n_jobs : int or None, default=None
+        Worker processes for a list of clips, one clip at a time each (joblib's convention:
+        None is 1, -1 every core); each worker loads the model once from its files, and
+        the rows come back in the list's order, as for :func:`ferkit.predict_image`.
 
     Returns
     -------
@@ -221,7 +229,8 @@ def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFA
         One row per face per analysed frame: ``frame``, ``time`` (seconds, from the stream's
         timestamps), ``face`` (the track id), ``x``, ``y``, ``width``, ``height``, ``score``
         (and MTCNN's landmark columns), ``emotion`` and one probability column per class.
-        Empty, with these columns, when no face is found.
+        Empty, with these columns, when no face is found. For a list of clips, a first
+        column ``video`` holds each row's file, as given.
 
     See Also
     --------
@@ -255,9 +264,57 @@ def predict_video(model, source, *, every=1, batch_size=64, margin: float = DEFA
     >>> table.columns.tolist()[-3:]
     ['emotion', 'happy', 'sad']
     """
-    stream = VideoStream(model, source, every=every, batch_size=batch_size, margin=margin,
-                         detector=detector, detector_params=detector_params, align=align,
-                         smooth=smooth, duration=duration, on_truncated=on_truncated)
+    import pandas as pd
+
+    options = dict(every=every, batch_size=batch_size, margin=margin, detector=detector,
+                   detector_params=detector_params, align=align, smooth=smooth,
+                   duration=duration, on_truncated=on_truncated)
+    clips = _clip_list(source)
+    if clips is None:
+        return _predict_clip(load_model(model), source, **options)
+    if len(clips) > 1 and is_parallel(n_jobs):
+        if not isinstance(model, str | os.PathLike):
+            _check_model(model)  # an unfitted model is refused before it is saved
+        chunks = map_in_workers(_predict_listed_clip, model, clips, n_jobs=n_jobs,
+                                chunk_size=1, **options)
+        tables = [table for chunk in chunks for table in chunk]
+    else:
+        model = load_model(model)
+        tables = [_predict_listed_clip(model, clip, **options) for clip in clips]
+    # Empty tables only set the columns: concatenating them with others changes dtypes.
+    rows = [table for table in tables if len(table)] or tables[:1]
+    return pd.concat(rows, ignore_index=True)
+
+
+def _clip_list(source) -> list | None:
+    """The clips of a list of video files, or None for one file or camera."""
+    if not isinstance(source, list | tuple):
+        return None
+    if not source:
+        raise ValueError("got an empty list of videos; pass at least one video file.")
+    for i, clip in enumerate(source):
+        if not isinstance(clip, str | os.PathLike):
+            raise TypeError(
+                f"a list of videos holds video files (paths); item {i} is "
+                f"{type(clip).__name__} ({clip!r}). A camera is read on its own: "
+                "predict_video(model, 0)."
+            )
+    return list(source)
+
+
+def _predict_listed_clip(model, clip, **options):
+    """One clip's table, with the clip first in a ``video`` column (in a worker process,
+    with ``n_jobs``)."""
+    import pandas as pd
+
+    table = _predict_clip(model, clip, **options)
+    table.insert(0, "video", pd.Series([str(clip)] * len(table), dtype=object))
+    return table
+
+
+def _predict_clip(model, source, **options):
+    """predict_video's table for one video file or camera."""
+    stream = VideoStream(model, source, **options)
     tables = []
     try:
         for chunk in stream:
