@@ -322,7 +322,7 @@ def test_stderr_filter_passes_progress_bars_on_as_they_come():
 
     read_end, write_end = os.pipe()
     out_read, out_write = os.pipe()
-    thread = threading.Thread(target=_pass_on, args=(read_end, out_write))
+    thread = threading.Thread(target=_pass_on, args=(read_end, out_write, threading.Event()))
     thread.start()
     bar = b" 10%|#    \r 20%|##   \r"
     os.write(write_end, b"I0000 00:00:17.5 7 port.cc:153] oneDNN custom operations\n" + bar)
@@ -330,7 +330,26 @@ def test_stderr_filter_passes_progress_bars_on_as_they_come():
     while len(shown) < len(bar) and select.select([out_read], [], [], 10)[0]:
         shown += os.read(out_read, 1024)
     os.close(write_end)
-    thread.join(10)
-    os.close(out_write)
+    thread.join(10)  # the pipe ended: the thread closed out_write
     os.close(out_read)
     assert shown == bar
+
+
+def test_stderr_filter_does_not_wait_for_children(capfd):
+    """A child process that inherited the filtered stderr (as joblib's workers do) keeps the
+    pipe open; the command still ends at once, with all its own lines on the real stderr."""
+    import subprocess
+    import time
+
+    from ferkit.cli import _without_native_noise
+
+    start = time.monotonic()
+    with _without_native_noise():
+        child = subprocess.Popen(["sleep", "60"])  # holds descriptor 2, the pipe
+        os.write(2, b"I0000 00:00:17.5 7 port.cc:153] oneDNN custom operations\n")
+        print("the command's last line", file=sys.stderr)
+    seconds = time.monotonic() - start
+    child.kill()
+    child.wait()
+    assert capfd.readouterr().err == "the command's last line\n"
+    assert seconds < 5  # waiting for the pipe's end would last until a 10 s timeout

@@ -143,27 +143,48 @@ def _without_native_noise():
     except OSError:  # pragma: no cover - no descriptor 2 (a detached process): nothing to hide
         yield
         return
-    thread = threading.Thread(target=_pass_on, args=(read_end, real), daemon=True)
+    caught_up = threading.Event()
+    thread = threading.Thread(target=_pass_on, args=(read_end, real, caught_up), daemon=True)
     thread.start()
     try:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(real, 2)  # closes the pipe's last write end: the thread reads to its end
-        thread.join(timeout=10)
+        # The mark follows everything this process wrote; once the thread has read it, all
+        # of that is on the real stderr. Waiting for the pipe's end instead would also wait
+        # for the child processes that inherited it (joblib's workers and its resource
+        # tracker keep it open until they exit: 10 s per command, measured). The thread
+        # closes ``real`` when the pipe ends: what children write until then is passed on.
+        os.write(2, _CAUGHT_UP)
+        os.dup2(real, 2)
+        caught_up.wait(timeout=10)
+
+
+#: Written by the command to the pipe as it ends: the line that tells the thread it is done.
+_CAUGHT_UP = b"\0ferkit: end of the command's stderr\0\n"
+
+
+def _pass_on(read_end: int, real: int, caught_up: threading.Event) -> None:
+    try:
+        _copy_lines(read_end, real, caught_up)
+    finally:
+        caught_up.set()
         os.close(real)
 
 
-def _pass_on(read_end: int, real: int) -> None:
+def _copy_lines(read_end: int, real: int, caught_up: threading.Event) -> None:
     pending = b""
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
         while chunk := pipe.read(65536):
             # A carriage return ends a line too: progress bars redraw with "\r" and must
             # show as they go, not when a newline finally comes.
             *lines, pending = re.split(rb"(?<=[\r\n])", pending + chunk)
-            kept = b"".join(line for line in lines if not _NATIVE_NOISE.match(line))
+            kept = b"".join(line for line in lines
+                            if line != _CAUGHT_UP and not _NATIVE_NOISE.match(line))
             if kept:
                 os.write(real, kept)
+            if _CAUGHT_UP in lines:
+                caught_up.set()
     if pending and not _NATIVE_NOISE.match(pending):
         os.write(real, pending)
 
