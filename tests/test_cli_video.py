@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
+from _interrupt import interrupt_when, start_ferkit
 
 import ferkit
 from ferkit.cli import main
@@ -155,8 +152,8 @@ def test_bad_input_exits_2_and_writes_no_partial_file(clips, model_dir, tmp_path
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--camera", "97"], "camera 97: no such camera"),
-    (["--camera", "-1"], "a camera index is 0 or more"),
-    (["{clip}", "--every", "0"], "--every: expected a whole number >= 1; got 0"),
+    (["--camera", "-1"], "--camera: expected a camera index (0, 1...); got '-1'"),
+    (["{clip}", "--every", "0"], "--every: expected a whole number >= 1; got '0'"),
     (["{clip}", "--smooth", "1.5"], "--smooth: expected a window"),
     (["{clip}", "--duration", "0"], "--duration: expected a positive number"),
     (["{clip}", "--recursive"], "--recursive applies to photos only"),
@@ -181,24 +178,11 @@ def test_ctrl_c_keeps_the_rows_done_and_no_partial_video(model_dir, tmp_path):
     clip = tmp_path / "long.mp4"
     write_video(clip, _two_faces(1500, step=3), fps=25)
     target, drawn = tmp_path / "faces.csv", tmp_path / "drawn.mp4"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ferkit", "predict", str(clip), "--model", str(model_dir),
-         "--detector", "lbp", "-o", str(target), "--annotate", str(drawn)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        # As from a terminal: a child inherits an ignored SIGINT, which an earlier test's
-        # library can leave in this process.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline and not (
-                target.exists() and target.read_text().count("\n") > 1):
-            time.sleep(0.1)
-        running = proc.poll() is None
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
+    proc = start_ferkit(["predict", str(clip), "--model", str(model_dir), "--detector", "lbp",
+                         "-o", str(target), "--annotate", str(drawn)])
+    running, err = interrupt_when(
+        proc, lambda: target.exists() and target.read_text().count("\n") > 1,
+        wait=120, drain=60)
     rows = pd.read_csv(target)
     assert running, err
     assert proc.returncode == 1 and "interrupted" in err

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _interrupt import interrupt_when, start_ferkit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -1594,10 +1595,6 @@ def test_cli_predict_interrupted_keeps_the_rows_done(fmt, saved_model, photo_fil
     """Ctrl-C in the middle of a folder: the rows of the photos done are in the file, which
     is well formed, and each annotated picture written is whole."""
     import csv
-    import signal
-    import subprocess
-    import sys
-    import time
 
     from PIL import Image
 
@@ -1607,27 +1604,14 @@ def test_cli_predict_interrupted_keeps_the_rows_done(fmt, saved_model, photo_fil
     for i in range(400):
         shutil.copy(photo_file, photos / f"p{i:03d}.png")
     target = base / f"faces.{fmt}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ferkit", "predict", str(photos), "--model", str(saved_model),
-         "--format", fmt, "-o", str(target), "--annotate", str(base / "drawn")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
-        # As from a terminal: a child inherits an ignored SIGINT (and Python then keeps
-        # ignoring it), which some earlier test's library can leave in this process.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    try:
-        deadline, seen = time.monotonic() + 180, 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            seen = target.read_text().count('"file"' if fmt == "json" else "\n") \
-                if target.exists() else 0
-            if seen >= 6:
-                break
-            time.sleep(0.2)
-        running = proc.poll() is None
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
+    proc = start_ferkit(["predict", str(photos), "--model", str(saved_model), "--format", fmt,
+                         "-o", str(target), "--annotate", str(base / "drawn")])
+
+    def six_rows() -> bool:
+        text = target.read_text() if target.exists() else ""
+        return text.count('"file"' if fmt == "json" else "\n") >= 6
+
+    running, err = interrupt_when(proc, six_rows, wait=180, drain=120)
     text = target.read_text() if target.exists() else ""
     try:
         rows = json.loads(text) if fmt == "json" else list(csv.DictReader(io.StringIO(text)))

@@ -35,27 +35,25 @@ _PHOTO_ONLY = {"--recursive": ("recursive", False), "--n-jobs": ("n_jobs", 1)}
 
 # -- options -------------------------------------------------------------------------------
 
-def positive_int(text: str) -> int:
-    """argparse type: an int of at least 1 (``--every``)."""
+def _whole_number(text: str, low: int, expected: str) -> int:
+    """``text`` as an int of at least ``low``; argparse's error names what was ``expected``."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1; got {value}")
+        value = None
+    if value is None or value < low:
+        raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int of at least 1 (``--every``)."""
+    return _whole_number(text, 1, "a whole number >= 1")
 
 
 def camera_index(text: str) -> int:
     """argparse type: a camera index, 0 or more (``--camera``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a camera index (0, 1...); got {text!r}") \
-            from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a camera index is 0 or more; got {value}")
-    return value
+    return _whole_number(text, 0, "a camera index (0, 1...)")
 
 
 def seconds(text: str) -> float:
