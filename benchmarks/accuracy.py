@@ -90,12 +90,17 @@ def label(args) -> str:
     return args.preset + (f"+{recipe}" if recipe else "")
 
 
+def precision_of(args) -> str:
+    """The Keras dtype policy the run trains and is evaluated in (from its recipe)."""
+    recipe = recipe_of(args)
+    return RECIPES[recipe]["precision"] if recipe else "float32"
+
+
 def _use_precision(args) -> None:
     """Keras' global dtype policy for the networks this process builds (from the recipe)."""
     import keras
 
-    recipe = recipe_of(args)
-    keras.config.set_dtype_policy(RECIPES[recipe]["precision"] if recipe else "float32")
+    keras.config.set_dtype_policy(precision_of(args))
 
 
 def load_split(usage: str, emotions):
@@ -330,9 +335,14 @@ def cmd_ship(args) -> int:
     before = evaluate(model, X_val, y_val)
     record = RECORDS / f"{record_name(args.task, label(args), args.seed)}.json"
     recorded = json.loads(record.read_text())["accuracy"]
-    if abs(before["accuracy"] - recorded) > 1e-9:
-        print(f"rebuilt model scores {before['accuracy']:.4f}, run recorded {recorded:.4f}",
-              file=sys.stderr)
+    # Shipped networks compute in float32 (bfloat16 is slow where the CPU lacks it, and the
+    # saved architecture stays policy-free); a run trained and recorded in bfloat16 is
+    # shipped only if float32 computing keeps its accuracy within issue #20's 0.3 points.
+    precision = precision_of(args)
+    tolerance = 1e-9 if precision == "float32" else 0.003
+    if abs(before["accuracy"] - recorded) > tolerance:
+        print(f"rebuilt model scores {before['accuracy']:.4f} in float32, run recorded "
+              f"{recorded:.4f} in {precision}", file=sys.stderr)
         return 1
     target = ROOT / "ferkit" / "pretrained" / args.task
     ferkit.save(model, target, overwrite=True, weights_dtype="float16", include_optimizer=False)

@@ -20,9 +20,21 @@ Each run is a fresh process (so peak memory is that run's own), in ABBA order (f
 then Keras, ferkit...) so that the machine's load falls on both alike. Target: ferkit at least
 0.95x the images per second of plain Keras in each pair.
 
+A second part (its own section of RESULTS.md) measures training precision on the ``large``
+preset's network, the one issue #20's recipes train: plain Keras in float32 against ferkit in
+float32 and in Keras' ``mixed_bfloat16`` policy (set in the run's own process), one epoch over
+the first ``--precision-faces`` Training faces, runs interleaved. Besides images per second
+and per CPU-second it gives the fraction of the CPU's peak FLOP rate an epoch reaches: the
+network's multiply-adds counted layer by layer (convolutions and dense layers; a training step
+taken as three forward passes), against cores x clock x FLOPs per cycle (AVX-512: two FMA
+units of 16 float32 lanes; AMX for bfloat16: 1,024 FLOPs per cycle), the clock being what
+``/proc/cpuinfo`` reports. bfloat16 is ferkit's candidate, not its default: issue #20 makes it
+a parameter only once accuracy holds within 0.3 points on PublicTest.
+
 Usage, from the repository root::
 
     python benchmarks/bench_training.py             # full Training split, 1 epoch, 4 repeats
+    python benchmarks/bench_training.py --part precision   # the precision part only
     python benchmarks/bench_training.py --quick     # sample, tiny network, in-process (seconds)
 """
 
@@ -60,7 +72,18 @@ TARGET = 0.95
 NETWORKS = {
     "default": dict(filters=(32, 64, 128), dense_units=(256, 128)),
     "tiny": dict(filters=(4, 8), dense_units=(8,)),
+    "large": dict(filters=(32, 64, 128, 256), convs_per_block=2, dense_units=(256,)),
 }
+PRECISION_SECTION = "training precision: bfloat16 against float32"
+#: Precision part: side -> (trainer, Keras dtype policy); the first is the baseline.
+PRECISION_SIDES = {
+    "keras float32": ("keras", "float32"),
+    "ferkit float32": ("ferkit", "float32"),
+    "ferkit mixed_bfloat16": ("ferkit", "mixed_bfloat16"),
+}
+#: FLOPs per cycle and core: AVX-512 float32 (two FMA units, 16 lanes, 2 FLOPs a lane) and
+#: AMX bfloat16 (Intel's figure for a Sapphire Rapids core).
+PEAK_FLOPS_PER_CYCLE = {"float32": 64, "mixed_bfloat16": 1024}
 BATCH_SIZE = 64
 SEED = 0
 #: Pair name -> (ferkit side, plain-Keras side).
@@ -117,6 +140,27 @@ SIDES = {
 }
 
 
+def _in_policy(policy: str, train, *args) -> None:
+    """``train(*args)`` with Keras' dtype policy set for this process's networks, then reset
+    (an in-process --quick run must not leak it into the next)."""
+    import keras
+
+    keras.config.set_dtype_policy(policy)
+    try:
+        train(*args)
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+#: Every way of training a run can take: the pairs' sides and the precision part's.
+TRAINERS = {
+    **SIDES,
+    "keras float32": train_keras,
+    "ferkit float32": train_ferkit,
+    "ferkit mixed_bfloat16": lambda *a: _in_policy("mixed_bfloat16", train_ferkit, *a),
+}
+
+
 def one_run(side: str, X: np.ndarray, y: np.ndarray, network: str, epochs: int) -> dict:
     # Imports are not training: both sides' modules are loaded before the clock starts.
     import ferkit._classifier
@@ -125,7 +169,7 @@ def one_run(side: str, X: np.ndarray, y: np.ndarray, network: str, epochs: int) 
     before = rss_mib()
     cpu_start = _cpu_seconds()
     start = time.perf_counter()
-    SIDES[side](X, y, network, epochs)
+    TRAINERS[side](X, y, network, epochs)
     seconds = time.perf_counter() - start
     cpu = _cpu_seconds() - cpu_start
     return {"side": side, "seconds": seconds, "images_per_s": len(X) * epochs / seconds,
@@ -147,6 +191,15 @@ def child(args) -> int:
     del images
     print(json.dumps(one_run(args.child, X, target, args.network, args.epochs)))
     return 0
+
+
+def _child_run(side: str, data: Path, network: str, epochs: int) -> dict:
+    """One run in a fresh process, on the faces saved in ``data``."""
+    run = run_child(Path(__file__), ["--child", side, "--data", str(data), "--network",
+                                     network, "--epochs", str(epochs)])
+    print(f"  {side}: {run['images_per_s']:.0f} images/s, peak RSS "
+          f"{run['peak_rss_mib']:.0f} MiB", flush=True)
+    return run
 
 
 def run_order(repeats: int) -> list[str]:
@@ -199,17 +252,31 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=4,
                         help="runs per side (default 4, in ABBA order)")
-    parser.add_argument("--child", choices=sorted(SIDES), help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=("all", "speed", "precision"), default="all",
+                        help="the ferkit-against-Keras pairs (speed), the precision part, or "
+                             "both (default)")
+    parser.add_argument("--precision-faces", type=int, default=8192, metavar="N",
+                        help="Training faces of the precision part's epoch (default 8192, "
+                             "every k-th face so that all classes are in)")
+    parser.add_argument("--child", choices=sorted(TRAINERS), help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--network", choices=sorted(NETWORKS), default="default",
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
+    images, target, source = fer_split("Training", quick=args.quick)
+    if args.part in ("all", "precision"):
+        precision_part(args, images, target, source)
+    if args.part in ("all", "speed"):
+        speed_part(args, images, target, source)
+    return 0
 
+
+def speed_part(args, images: np.ndarray, target: np.ndarray, source: str) -> None:
+    """ferkit against plain Keras, unseeded and repeatable, on the default network."""
     network = "tiny" if args.quick else args.network
     repeats = 1 if args.quick else args.repeats
-    images, target, source = fer_split("Training", quick=args.quick)
     load_before = load_note()
     runs: list[dict] = []
     if args.quick:
@@ -224,11 +291,7 @@ def main(argv=None) -> int:
             data = Path(tmp) / "faces.npz"
             np.savez(data, images=images, target=np.asarray(target, dtype=str))
             for side in run_order(repeats):
-                runs.append(run_child(Path(__file__), [
-                    "--child", side, "--data", str(data), "--network", network,
-                    "--epochs", str(args.epochs)]))
-                print(f"  {side}: {runs[-1]['images_per_s']:.0f} images/s, peak RSS "
-                      f"{runs[-1]['peak_rss_mib']:.0f} MiB", flush=True)
+                runs.append(_child_run(side, data, network, args.epochs))
     load_after = load_note()
 
     by_side = {side: [r for r in runs if r["side"] == side] for side in SIDES}
@@ -283,7 +346,114 @@ def main(argv=None) -> int:
     print(notes)
     command = "python benchmarks/bench_training.py" + (" --quick" if args.quick else "")
     write_section(SECTION, body, command=command)
-    return 0
+
+
+# -- precision -------------------------------------------------------------------------------
+
+
+def network_flops(network: str, n_classes: int, side: int = 48) -> int:
+    """FLOPs of one face's forward pass: 2 per multiply-add of the convolutions (3x3, same
+    padding, each block halved by 2x2 pooling) and dense layers; the rest is negligible."""
+    params = NETWORKS[network]
+    convs = params.get("convs_per_block", 1)
+    flops, channels = 0, 1
+    for filters in params["filters"]:
+        for _ in range(convs):
+            flops += 2 * side * side * filters * 9 * channels
+            channels = filters
+        side //= 2
+    width = side * side * channels
+    for units in (*params["dense_units"], n_classes):
+        flops += 2 * width * units
+        width = units
+    return flops
+
+
+def peak_flops() -> tuple[dict[str, float], str]:
+    """The CPU's peak FLOP rate per precision, and how it was computed ({} if unknown)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:  # pragma: no cover - not Linux
+        return {}, "peak unknown (no /proc/cpuinfo)"
+    mhz = [float(line.split(":")[1]) for line in info.splitlines()
+           if line.startswith("cpu MHz")]
+    flags = next((line for line in info.splitlines() if line.startswith("flags")), "").split()
+    if not mhz or "avx512f" not in flags:
+        return {}, "peak unknown (no clock reported, or no AVX-512)"
+    cores, ghz = os.cpu_count() or 1, max(mhz) / 1000
+    kinds = ["float32"] + (["mixed_bfloat16"] if "amx_bf16" in flags else [])
+    peaks = {kind: cores * ghz * 1e9 * PEAK_FLOPS_PER_CYCLE[kind] for kind in kinds}
+    how = "; ".join(f"{kind}: {cores} cores x {ghz:.2f} GHz x {PEAK_FLOPS_PER_CYCLE[kind]} "
+                    f"= {peaks[kind] / 1e9:,.0f} GFLOP/s" for kind in kinds)
+    return peaks, how
+
+
+def precision_rows(runs: dict[str, list[dict]], flops_per_image: int,
+                   peaks: dict[str, float]) -> list[dict]:
+    """One row per side: speed against plain Keras float32's, and the FLOP rate reached."""
+    base = next(iter(PRECISION_SIDES))
+    speed = {s: median([r["images_per_s"] for r in rs]) for s, rs in runs.items()}
+    per_cpu = {s: median([r["images_per_cpu_s"] for r in rs]) for s, rs in runs.items()}
+    rows = []
+    for side, measured in runs.items():
+        policy = side.split()[-1]
+        rate = 3 * flops_per_image * speed[side]  # a training step: about three forwards
+        peak = peaks.get(policy)
+        rows.append({
+            "side": side, "images/s (median)": fmt(speed[side], 0),
+            "vs Keras float32": fmt(speed[side] / speed[base]),
+            "images per CPU-second vs Keras float32": fmt(per_cpu[side] / per_cpu[base]),
+            "seconds per run": ", ".join(fmt(r["seconds"], 1) for r in measured),
+            "GFLOP/s": fmt(rate / 1e9, 1),
+            "of the peak for its precision": "n/a" if not peak else f"{100 * rate / peak:.1f}%",
+            "peak RSS MiB": fmt(max(r["peak_rss_mib"] for r in measured), 0),
+        })
+    return rows
+
+
+def precision_part(args, images: np.ndarray, target: np.ndarray, source: str) -> None:
+    """Plain Keras float32 against ferkit float32 and mixed_bfloat16 on the large network."""
+    network = "tiny" if args.quick else "large"
+    repeats = 1 if args.quick else max(2, args.repeats - 1)
+    step = max(1, len(images) // max(1, args.precision_faces))
+    images, target = images[::step][:args.precision_faces], target[::step][:args.precision_faces]
+    n_classes = len(np.unique(target))
+    load_before = load_note()
+    names = list(PRECISION_SIDES)
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "faces.npz"
+        np.savez(data, images=images, target=np.asarray(target, dtype=str))
+        X = as_network_input(images) if args.quick else None
+        for r in range(repeats):  # ABC, CBA, ...: each side early and late alike
+            for side in names if r % 2 == 0 else names[::-1]:
+                runs[side].append(
+                    one_run(side, X, target, network, args.epochs) if args.quick
+                    else _child_run(side, data, network, args.epochs))
+    load_after = load_note()
+    flops = network_flops(network, n_classes)
+    peaks, how = peak_flops()
+    table = markdown_table(precision_rows(runs, flops, peaks))
+    print(table)
+    mode = "quick mode: in-process, tiny network" if args.quick else "each run a fresh process"
+    body = (
+        f"Data: every {step}-th face of {source}: {len(images):,} faces, {n_classes} classes. "
+        f"Network: `{network}` ({NETWORKS[network]}), batch size {BATCH_SIZE}, "
+        f"{args.epochs} epoch(s), {repeats} run(s) per side, order reversed every other "
+        f"round ({mode}); the clock covers building, compiling and training. ferkit: "
+        "`FacialExpressionClassifier(validation_split=0)` with that network, under Keras' "
+        "global dtype policy set in the run's process; Keras: `build_cnn` + `compile` + "
+        "`fit`, float32.\n\n"
+        f"FLOPs: {flops / 1e6:,.1f} MFLOP a face forward (convolutions and dense layers), a "
+        f"training step counted as three forwards. Peak: {how} (the clock /proc/cpuinfo "
+        "reports; a turbo clock would lower the fractions).\n\n"
+        f"Machine load: {load_before} at the start, {load_after} at the end.\n\n{table}\n\n"
+        "bfloat16 is a candidate until the accuracy recipe's runs show PublicTest accuracy "
+        "within 0.3 points of float32 (issue #20); ferkit trains in float32 by default.\n"
+    )
+    command = ("python benchmarks/bench_training.py " + ("--quick" if args.quick else
+               f"--part precision --precision-faces {args.precision_faces}"))
+    write_section(PRECISION_SECTION, body, command=command)
 
 
 if __name__ == "__main__":

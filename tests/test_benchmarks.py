@@ -57,6 +57,29 @@ def test_training_quick(results):
         ours, theirs = _ratio(section, pair, 1), _ratio(section, pair, 2)
         assert ours > 0 and theirs > 0
         assert _ratio(section, pair, 3) == pytest.approx(ours / theirs, abs=0.01)
+    # The precision part: each side's speed against plain Keras float32's, and its FLOP rate.
+    precision = _section(results, bench.PRECISION_SECTION)
+    base = _ratio(precision, "keras float32", 1)
+    assert _ratio(precision, "keras float32", 2) == 1.0
+    for side in bench.PRECISION_SIDES:
+        speed = _ratio(precision, f"{side} |", 1)
+        assert _ratio(precision, f"{side} |", 2) == pytest.approx(speed / base, abs=0.01)
+        flops = bench.network_flops("tiny", 7) * 3 * speed / 1e9
+        assert _ratio(precision, f"{side} |", 5) == pytest.approx(flops, rel=0.01, abs=0.05)
+
+
+def test_network_flops_count_every_multiply_add():
+    """The default network by hand: 3x3 convolutions 1->32 at 48x48, 32->64 at 24x24,
+    64->128 at 12x12, then dense 6*6*128->256->128->7, two FLOPs per multiply-add."""
+    bench = _script("bench_training")
+    convs = 48 * 48 * 32 * 9 * 1 + 24 * 24 * 64 * 9 * 32 + 12 * 12 * 128 * 9 * 64
+    dense = 6 * 6 * 128 * 256 + 256 * 128 + 128 * 7
+    assert bench.network_flops("default", 7) == 2 * (convs + dense)
+    # The large network: two convolutions a block, the second reading its block's filters.
+    convs = sum(side * side * f * 9 * (cin + f) for side, cin, f in
+                [(48, 1, 32), (24, 32, 64), (12, 64, 128), (6, 128, 256)])
+    dense = 3 * 3 * 256 * 256 + 256 * 7
+    assert bench.network_flops("large", 7) == 2 * (convs + dense)
 
 
 def test_prediction_quick(results):
