@@ -41,9 +41,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ferkit import _inference, _training, _transfer
 from ferkit._compat import as_classifier_tags, preserve_op_determinism
+from ferkit._mixing import MixedBatches
 from ferkit._network import build_cnn
 from ferkit._target_encoder import OneHotTargetEncoder, check_one_kind
-from ferkit._validation import as_images, validate_images
+from ferkit._validation import as_images, check_soft_targets, validate_images
 
 # Upper bounds keep absurd values (10**20 convolutions per block, a batch of 10**20) from
 # reaching Keras, where they hang, exhaust memory or overflow a C long: each bound is far
@@ -62,6 +63,8 @@ _PARAMETER_CONSTRAINTS: dict = {
     "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     "lr_schedule": [StrOptions({"plateau", "cosine"}), None],
     "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+    "mixup": [Interval(Real, 0, 1, closed="both")],
+    "cutmix": [Interval(Real, 0, 1, closed="both")],
     "epochs": [Interval(Integral, 1, 10**6, closed="both")],
     "batch_size": [Interval(Integral, 1, 2**24, closed="both")],
     "validation_split": [Interval(Real, 0, 1, closed="left")],
@@ -107,10 +110,12 @@ class _ScikerasClassifier(KerasClassifier):
     def fit(self, X, y, sample_weight=None, **kwargs):
         # scikeras' fit sets classes_ to None, and with warm_start keeps the network (and its
         # target encoder) without setting it again.
+        _check_soft_targets(self, X, y, kwargs, warm=self.warm_start)
         with _keeping_classes(self, warm=self.warm_start):
             return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **kwargs):
+        _check_soft_targets(self, X, y, kwargs, warm=True, classes=classes)
         with _keeping_classes(self, warm=True, classes=classes):
             return super().partial_fit(X, y, classes=classes, sample_weight=sample_weight,
                                        **kwargs)
@@ -168,12 +173,20 @@ class _ScikerasClassifier(KerasClassifier):
     def _fit_keras_model(self, X, y, sample_weight, warm_start, epochs, initial_epoch, **kwargs):
         # Private scikeras hook (see the module docstring).
         X, y, sample_weight, kwargs["validation_data"] = _validation_data(
-            self, X, y, sample_weight, kwargs.pop("validation_data", None)
+            self, X, y, sample_weight, kwargs.pop("validation_data", None),
+            kwargs.pop("soft_targets", None),
         )
         kwargs["validation_split"] = 0.0  # Keras' own split takes the *last* rows, unshuffled.
         if self.__dict__.pop("_head_to_fit", False):
             _transfer.fit_head(self.model_, X, y, sample_weight, batch_size=self.batch_size,
                                random_state=self._random_state)
+        if self.mixup or self.cutmix:
+            # The batches are made (shuffled, mixed) by MixedBatches: Keras must neither
+            # batch nor shuffle again.
+            X = MixedBatches(X, y, sample_weight, batch_size=self.batch_size, mixup=self.mixup,
+                             cutmix=self.cutmix, seed=self._random_state)
+            y = sample_weight = None
+            kwargs.update(batch_size=None, shuffle=False)
         # scikeras passes only self._fit_callbacks to Model.fit (it drops a "callbacks"
         # keyword), so the training callbacks join the user's for this call alone.
         user_callbacks = self._fit_callbacks
@@ -259,6 +272,14 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         decays it to zero over ``epochs`` along a half cosine.
     label_smoothing : float, default=0.0
         Label smoothing of the categorical cross-entropy loss.
+    mixup : float, default=0.0
+        MixUp's ``alpha`` (``keras.layers.MixUp``): each training face is blended with
+        another of its batch, and so are their targets, in a proportion drawn from
+        Beta(alpha, alpha). 0 turns it off; the published FER2013 recipes use 1.
+    cutmix : float, default=0.0
+        CutMix's ``factor`` (``keras.layers.CutMix``): a patch of another face of the batch,
+        of up to this fraction of the area, is pasted in, and the targets mixed by area.
+        0 turns it off. With ``mixup`` too, each batch gets one of the two, at even odds.
     epochs : int, default=30
         Maximum number of passes over the training data.
     batch_size : int, default=64
@@ -334,7 +355,8 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         self, *, filters=(32, 64, 128), kernel_size=3, convs_per_block=1,
         dense_units=(256, 128), dropout=0.3, batch_norm=True, augment=False,
         test_time_flip=False, image_shape="auto", optimizer="adam", learning_rate="auto",
-        lr_schedule=None, label_smoothing=0.0, epochs=30, batch_size=64, validation_split=0.1,
+        lr_schedule=None, label_smoothing=0.0, mixup=0.0, cutmix=0.0, epochs=30, batch_size=64,
+        validation_split=0.1,
         early_stopping_patience=5, class_weight=None, callbacks=None, random_state=None,
         verbose=0, warm_start=False, weights=None, frozen_blocks="all", **routed,
     ):
@@ -351,6 +373,8 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
         self.label_smoothing = label_smoothing
+        self.mixup = mixup
+        self.cutmix = cutmix
         self.epochs = epochs
         self.batch_size = batch_size
         self.validation_split = validation_split
@@ -382,8 +406,12 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         sample_weight : array-like of shape (n_samples,), default=None
             Weights per sample, multiplied with the ``class_weight`` weights.
         **kwargs : dict
-            ``validation_data=(X_val, y_val)`` replaces the validation split; the rest go
-            to ``keras.Model.fit``.
+            ``validation_data=(X_val, y_val)`` replaces the validation split.
+            ``soft_targets``, an array of shape (n_samples, n_classes) whose rows sum to 1
+            (columns in the order of ``classes_``, the sorted labels of ``y``), is what the
+            network learns from instead of ``y``'s one-hot rows: a teacher's
+            ``predict_proba(X)`` for knowledge distillation. ``y`` still gives the classes
+            and the held-out validation labels. The rest go to ``keras.Model.fit``.
 
         Returns
         -------
@@ -460,14 +488,20 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         return self.target_encoder_.inverse_transform(proba)
 
 
-def _validation_data(clf, X, y, sample_weight, given):
-    """The training data and the validation data: ``given`` (encoded) or split off."""
-    if given is None:
-        if not clf.validation_split:
-            return X, y, sample_weight, None
+def _validation_data(clf, X, y, sample_weight, given, soft_targets=None):
+    """The training data and the validation data: ``given`` (encoded) or split off.
+
+    The training targets are ``soft_targets`` (their training rows) when given.
+    """
+    if given is None and clf.validation_split:
         return _training.split_validation(
             X, y, sample_weight, fraction=clf.validation_split, random_state=clf._random_state,
+            soft_targets=soft_targets,
         )
+    if soft_targets is not None:
+        y = soft_targets
+    if given is None:
+        return X, y, sample_weight, None
     if not isinstance(given, tuple | list) or len(given) != 2:
         raise ValueError(
             f"validation_data must be a pair (X_val, y_val); got {type(given).__name__}."
@@ -478,6 +512,22 @@ def _validation_data(clf, X, y, sample_weight, given):
             f"validation_data has {X_val.shape[0]} images but {y_val.shape[0]} labels."
         )
     return X, y, sample_weight, (X_val, clf.target_encoder_.transform(y_val))
+
+
+def _check_soft_targets(clf, X, y, kwargs: dict, *, warm: bool, classes=None) -> None:
+    """Check ``kwargs["soft_targets"]`` (in place) before anything is built or fitted.
+
+    Its columns are the classes the network will have: the trained network's when training
+    continues, else those given to ``partial_fit``, else ``y``'s, sorted as ``classes_``.
+    """
+    if kwargs.get("soft_targets") is None:
+        return
+    if warm and clf.initialized_:
+        classes = clf.classes_
+    elif classes is None:
+        classes = np.unique(_as_1d_labels(y))
+    kwargs["soft_targets"] = check_soft_targets(kwargs["soft_targets"], len(X),
+                                                np.unique(classes))
 
 
 @contextlib.contextmanager

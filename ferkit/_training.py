@@ -152,8 +152,12 @@ def divergence(history: dict, model, *, optimizer: str, learning_rate: float) ->
     )
 
 
-def split_validation(X, y, sample_weight, *, fraction: float, random_state):
+def split_validation(X, y, sample_weight, *, fraction: float, random_state, soft_targets=None):
     """Hold out ``fraction`` of one-hot encoded data, stratified by class when possible.
+
+    With ``soft_targets`` (rows aligned with ``y``), the training part's targets are their
+    rows while the held-out part keeps the labels' one-hot rows: validation measures
+    agreement with the labels, not with a teacher.
 
     Returns
     -------
@@ -164,17 +168,19 @@ def split_validation(X, y, sample_weight, *, fraction: float, random_state):
     n = X.shape[0]
     n_val = math.ceil(n * fraction)
     if n_val < 1 or n - n_val < 1:
-        return X, y, sample_weight, None
+        return X, y if soft_targets is None else soft_targets, sample_weight, None
     labels = np.argmax(y, axis=1)
-    arrays = [X, y] + ([sample_weight] if sample_weight is not None else [])
+    optional = [a for a in (sample_weight, soft_targets) if a is not None]
     try:
-        parts = train_test_split(*arrays, test_size=n_val, random_state=random_state,
+        parts = train_test_split(X, y, *optional, test_size=n_val, random_state=random_state,
                                  stratify=labels)
     except ValueError:
         # Too few samples of some class to stratify (tiny data sets): a plain shuffle.
-        parts = train_test_split(*arrays, test_size=n_val, random_state=random_state)
+        parts = train_test_split(X, y, *optional, test_size=n_val, random_state=random_state)
     X_train, X_val, y_train, y_val = parts[:4]
+    if soft_targets is not None:
+        y_train = parts[-2]
     if sample_weight is None:
         return X_train, y_train, None, (X_val, y_val)
-    sw_train, sw_val = parts[4:]
+    sw_train, sw_val = parts[4:6]
     return X_train, y_train, sw_train, (X_val, y_val, sw_val)

@@ -288,3 +288,31 @@ def as_images(X: np.ndarray, image_shape: tuple[int, int, int], *, dtype=np.floa
             "network computes in; pixel values should be scaled (e.g. to 0-1)."
         )
     return images.reshape((X.shape[0], *image_shape))
+
+
+def check_soft_targets(soft_targets, n_samples: int, classes) -> np.ndarray:
+    """``soft_targets`` as a float32 array of shape (n_samples, n_classes), rows summing to 1.
+
+    The targets a network learns from instead of one-hot labels (distillation: a teacher's
+    ``predict_proba``); columns follow ``classes``. A row that is not a probability
+    distribution is named, as a wrong column count or row count is.
+    """
+    soft = check_array(soft_targets, dtype=np.float64, ensure_all_finite=True,
+                       input_name="soft_targets")
+    n_classes = len(classes)
+    if soft.shape != (n_samples, n_classes):
+        raise ValueError(
+            f"soft_targets must have one row per face and one column per class of y "
+            f"({n_samples} x {n_classes}, columns in the order {list(classes)}); got shape "
+            f"{soft.shape}."
+        )
+    negative = soft < 0
+    if negative.any():
+        raise ValueError(f"soft_targets has a negative value at {_describe(_first_index(negative))}"
+                         "; rows must be probabilities.")
+    off = ~np.isclose(soft.sum(axis=1), 1.0, atol=1e-3)
+    if off.any():
+        row = int(np.argmax(off))
+        raise ValueError(f"soft_targets row {row} sums to {soft[row].sum():.4g}; each row must "
+                         "sum to 1 (probabilities, as predict_proba gives).")
+    return soft.astype(np.float32)

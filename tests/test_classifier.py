@@ -376,3 +376,92 @@ def test_random_erasing_blanks_patches_in_training_only():
                                   faces)
     with pytest.raises(ValueError, match=r"augment\['erasing'\] is a probability, at most 1"):
         FacialExpressionClassifier(augment={"erasing": 1.5}).fit(*_tiny_xy())
+
+
+def _mixed_batches(**params):
+    from ferkit._mixing import MixedBatches
+
+    X = np.stack([np.full((48, 48, 1), v, "float32") for v in (0.0, 1.0)] * 8)  # black, white
+    y = np.tile(np.eye(2, dtype="float32"), (8, 1))  # black -> class 0, white -> class 1
+    weights = np.arange(16, dtype="float32")
+    return MixedBatches(X, y, weights, batch_size=6, **params)
+
+
+def test_mixup_blends_faces_and_their_targets_in_the_same_proportion():
+    batches = _mixed_batches(mixup=1.0, cutmix=0.0, seed=0)
+    assert len(batches) == 3  # 16 rows in batches of 6: 6, 6, 4
+    seen = []
+    for index in range(len(batches)):
+        images, targets, weights = batches[index]
+        assert images.shape[1:] == (48, 48, 1) and targets.shape[1] == 2
+        # A black (0) and white (1) pair blended with weight w is the constant image 1 - w
+        # ... or w: the share of white in the pixels is the share of class 1 in the target.
+        np.testing.assert_allclose(images.mean(axis=(1, 2, 3)), targets[:, 1], atol=1e-5)
+        np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+        seen.append(weights)
+    assert sorted(np.concatenate(seen).tolist()) == list(range(16))  # each row once an epoch
+    assert ((targets[:, 1] > 0.01) & (targets[:, 1] < 0.99)).any()  # something was mixed
+
+
+def test_cutmix_pastes_a_patch_and_weighs_the_targets_by_its_area():
+    batches = _mixed_batches(mixup=0.0, cutmix=1.0, seed=1)
+    images, targets, _ = batches[0]
+    assert set(np.unique(images).tolist()) <= {0.0, 1.0}  # pasted, not blended
+    # Keras weighs the targets by the box's real-valued area; the pasted pixels are whole
+    # ones, within one row and one column of it (2 x 48 of 2,304 pixels).
+    np.testing.assert_allclose(images.mean(axis=(1, 2, 3)), targets[:, 1], atol=0.05)
+    assert ((images.min(axis=(1, 2, 3)) == 0) & (images.max(axis=(1, 2, 3)) == 1)).any()
+
+
+def test_mixed_batches_repeat_with_a_seed_and_reshuffle_every_epoch():
+    first = _mixed_batches(mixup=1.0, cutmix=1.0, seed=3)
+    again = _mixed_batches(mixup=1.0, cutmix=1.0, seed=3)
+    for index in range(len(first)):
+        for a, b in zip(first[index], again[index], strict=True):
+            np.testing.assert_array_equal(a, b)
+    order = [first[i][2] for i in range(len(first))]
+    first.on_epoch_end()
+    assert not all(np.array_equal(a, first[i][2]) for i, a in enumerate(order))
+
+
+def test_mixup_and_cutmix_train_repeatably_and_survive_clone(small, tiny_params):
+    X, y = small
+    clf = FacialExpressionClassifier(**dict(tiny_params, mixup=1.0, cutmix=0.5, epochs=2))
+    a = clone(clf).fit(X, y)
+    b = clone(clf).fit(X, y)
+    assert a.n_epochs_ == 2 and clone(clf).get_params()["cutmix"] == 0.5
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    plain = FacialExpressionClassifier(**dict(tiny_params, epochs=2)).fit(X, y)
+    assert not np.allclose(plain.predict_proba(X), a.predict_proba(X))
+
+
+def test_soft_targets_are_what_the_network_learns(small, tiny_params):
+    X, y = small
+    params = dict(tiny_params, epochs=8, validation_split=0.2, learning_rate=3e-3)
+    classes = np.unique(y)
+    # A teacher that calls every face "sad": the student follows it, not the labels...
+    teacher = np.tile((classes == "sad").astype(float), (len(y), 1))
+    student = FacialExpressionClassifier(**params).fit(X, y, soft_targets=teacher)
+    assert (student.predict(X) == "sad").mean() > 0.9
+    # ... and is validated against the labels, on the same split as without a teacher.
+    assert student.history_["val_accuracy"][-1] == pytest.approx(1 / 3, abs=0.06)
+    # One-hot rows of y as soft targets are the labels: the same network as without.
+    onehot = (y[:, None] == classes).astype(float)
+    a = FacialExpressionClassifier(**params).fit(X, y, soft_targets=onehot)
+    b = FacialExpressionClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-6)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: p[:, :2], r"one row per face and one column per class of y \(90 x 3"),
+    (lambda p: p[:-1], r"\(90 x 3, columns in the order \['angry', 'happy', 'sad'\]\)"),
+    (lambda p: p * np.where(np.arange(len(p)) == 7, 0.5, 1)[:, None], r"row 7 sums to 0.5"),
+    (lambda p: np.where(p == p.max(), -1.0, p), r"negative value at row 0"),
+])
+def test_bad_soft_targets_are_refused_with_where(small, tiny_params, change, message):
+    X, y = small
+    teacher = np.full((len(y), 3), 1 / 3)
+    clf = FacialExpressionClassifier(**tiny_params)
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y, soft_targets=change(teacher))
+    assert not hasattr(clf, "model_")
