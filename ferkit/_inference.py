@@ -88,11 +88,38 @@ def forward(model, images: np.ndarray, *, batch_size: int = 256, **predict_kwarg
 
 
 def predict_proba(model, images: np.ndarray, *, test_time_flip: bool = False,
-                  batch_size: int = 256, **predict_kwargs) -> np.ndarray:
-    """Class probabilities, averaged with the mirrored faces' when ``test_time_flip``."""
-    proba = forward(model, images, batch_size=batch_size, **predict_kwargs)
+                  test_time_crops: float | None = None, batch_size: int = 256,
+                  **predict_kwargs) -> np.ndarray:
+    """Class probabilities, averaged over the test-time views of each face.
+
+    The views are the face itself or, with ``test_time_crops``, its five crops (see
+    :func:`five_crops`); with ``test_time_flip``, each view and its mirror image.
+    """
+    views = [images] if test_time_crops is None else five_crops(images, test_time_crops)
     if test_time_flip:
         # Axis 2 is the width of (n, height, width, channels) images.
-        mirrored = np.ascontiguousarray(images[:, :, ::-1])
-        proba = (proba + forward(model, mirrored, batch_size=batch_size, **predict_kwargs)) / 2
-    return proba
+        views += [np.ascontiguousarray(view[:, :, ::-1]) for view in views]
+    total = forward(model, views[0], batch_size=batch_size, **predict_kwargs)
+    for view in views[1:]:
+        total = total + forward(model, view, batch_size=batch_size, **predict_kwargs)
+    return total / len(views)
+
+
+def five_crops(images: np.ndarray, fraction: float) -> list[np.ndarray]:
+    """The four corner crops and the centre crop of each image, each resized to full size.
+
+    Each crop's sides are ``fraction`` of the image's (at least one pixel), so a network
+    trained on randomly zoomed and shifted faces sees them as it saw training faces: the
+    test-time half of the published FER2013 recipes' random crops (their "ten-crop" with
+    the mirror images).
+    """
+    height, width = images.shape[1:3]
+    h, w = max(1, round(height * fraction)), max(1, round(width * fraction))
+    corners = [(0, 0), (0, width - w), (height - h, 0), (height - h, width - w),
+               ((height - h) // 2, (width - w) // 2)]
+    return [
+        keras.ops.convert_to_numpy(keras.ops.image.resize(
+            images[:, top:top + h, left:left + w], (height, width), interpolation="bilinear",
+        )).astype(images.dtype, copy=False)
+        for top, left in corners
+    ]

@@ -343,3 +343,20 @@ def test_small_data_needs_the_held_out_faces(results, monkeypatch, tmp_path, cap
     assert bench.main([]) == 0
     assert "needs the archive; nothing measured" in capsys.readouterr().out
     assert not results.exists()
+
+
+def test_test_time_quick(results):
+    bench = _script("bench_test_time")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    assert "140 PublicTest faces of the sample" in section
+    for task in bench.TASKS:
+        for views, passes in [("face", 1), ("face + mirror (shipped)", 2),
+                              ("5 crops of 0.92", 5), ("ten-crop of 0.92", 10)]:
+            row = next(line for line in section.splitlines()
+                       if line.startswith(f"| {task} | {views} |"))
+            cells = [cell.strip() for cell in row.split("|")[3:8]]
+            assert int(cells[0]) % passes == 0  # networks x views
+            assert 0 <= float(cells[1]) <= 1 and 0 <= float(cells[2]) <= 1
+            assert float(cells[3]) > 0 and cells[4].endswith("x")
+        assert f"| {task} | face + mirror (shipped) |" in section

@@ -80,6 +80,44 @@ def test_test_time_flip_averages_each_face_with_its_mirror_image(small, tiny_par
     np.testing.assert_allclose(clf.predict_proba(images[:, :, ::-1]), both, rtol=1e-5, atol=1e-7)
 
 
+def test_five_crops_are_the_corners_and_centre_resized_back():
+    from ferkit._inference import five_crops
+
+    # Each pixel's value is its own position, so every crop is recognisable by its corners.
+    rows, cols = np.mgrid[0:48, 0:48]
+    image = (rows * 48 + cols).astype("float32")[None, :, :, None]
+    crops = five_crops(image, 0.75)  # 36 of 48 pixels
+    assert len(crops) == 5 and all(c.shape == image.shape for c in crops)
+    firsts = [float(c[0, 0, 0, 0]) for c in crops]
+    lasts = [float(c[0, -1, -1, 0]) for c in crops]
+    starts = [(0, 0), (0, 12), (12, 0), (12, 12), (6, 6)]
+    assert firsts == pytest.approx([r * 48 + c for r, c in starts], abs=1)
+    assert lasts == pytest.approx([(r + 35) * 48 + c + 35 for r, c in starts], abs=1)
+
+
+def test_test_time_crops_average_the_five_crops_and_their_mirrors(small, tiny_params):
+    from ferkit._inference import five_crops
+
+    X, y = small
+    clf = FacialExpressionClassifier(**tiny_params).fit(X, y)
+    images = X.reshape(-1, 48, 48, 1).astype("float32")
+    views = five_crops(images, 0.9)
+    views += [v[:, :, ::-1] for v in views]
+    clf.set_params(test_time_crops=0.9)  # a prediction-time switch, like test_time_flip
+    only_crops = clf.predict_proba(images)
+    expected = np.mean([clf.set_params(test_time_crops=None).predict_proba(v)
+                        for v in views[:5]], axis=0)
+    np.testing.assert_allclose(only_crops, expected, rtol=1e-5, atol=1e-7)
+    clf.set_params(test_time_crops=0.9, test_time_flip=True)
+    ten = np.mean([clf.set_params(test_time_crops=None, test_time_flip=False).predict_proba(v)
+                   for v in views], axis=0)
+    np.testing.assert_allclose(clf.set_params(test_time_crops=0.9, test_time_flip=True)
+                               .predict_proba(images), ten, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(ten, clf.set_params(test_time_crops=None).predict_proba(images))
+    with pytest.raises(ValueError, match="test_time_crops"):
+        clf.set_params(test_time_crops=1.5).fit(X, y)
+
+
 def test_integer_codes_are_kept_as_given(small, tiny_params):
     X, y = small
     codes = np.array([EMOTION_TO_CODE[e] for e in y])
