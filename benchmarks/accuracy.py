@@ -64,6 +64,8 @@ TASKS = {
 #: share (SGD with Nesterov momentum 0.9 and weight decay 1e-4, rate 0.01, here decayed along
 #: a cosine over the run's epochs, no early stopping); ``-erasing`` adds random erasing,
 #: ``-mixup`` MixUp with alpha 1 (the ResNet-18 recipe's, with label smoothing 0.1);
+#: ``-distill`` learns from the shipped vote (``teacher``: its name, and the share of its
+#: probabilities in the targets, the rest the one-hot labels; see :func:`teacher_targets`);
 #: ``-bf16`` computes in bfloat16 (Keras' mixed_bfloat16 policy: weights stay float32),
 #: which took 1.4x less CPU time per epoch than float32 for the large network on this
 #: machine's AMX-BF16 CPU (/tmp/bf16.py-style check, 2,048 faces, interleaved).
@@ -78,6 +80,8 @@ RECIPES: dict[str, dict] = {
                                        "shift": 0.1, "contrast": 0.2, "erasing": 0.5}},
         "precision": "mixed_bfloat16"},
     "sgd-mixup-bf16": {"params": {**_SGD, "mixup": 1.0}, "precision": "mixed_bfloat16"},
+    "sgd-distill-bf16": {"params": _SGD, "precision": "mixed_bfloat16",
+                         "teacher": ("fer2013-7", 0.5)},
 }
 
 
@@ -183,14 +187,47 @@ def cmd_train(args) -> int:
     # The pipeline's own steps prepare validation data too: fit them first, then hand the
     # classifier PublicTest as its validation set (early stopping selects on it).
     prep = model[:-1].fit(X_train)
+    teacher = RECIPES[recipe_of(args)].get("teacher") if recipe_of(args) else None
+    fit_kwargs = {} if teacher is None else {
+        "soft_targets": teacher_targets(*teacher, X_train, y_train, cache=run / "teacher.npy")}
     model[-1].fit(prep.transform(X_train), y_train,
-                  validation_data=(prep.transform(X_val), y_val))
+                  validation_data=(prep.transform(X_val), y_val), **fit_kwargs)
     model[-1].model_.save_weights(run / "final.weights.h5")
     # A resumed run's fit sees only its last sitting: count every sitting's epochs.
     seconds = [float(line) for line in (run / EPOCH_SECONDS).read_text().split()]
     (run / "training.json").write_text(json.dumps(
         {"epochs_run": len(seconds), "train_seconds": round(sum(seconds))}))
     return cmd_evaluate(args)
+
+
+def teacher_targets(name: str, weight: float, X, y, cache: Path | None = None):
+    """Distillation targets: ``weight`` x the shipped model ``name``'s probabilities for the
+    training faces + (1 - ``weight``) x their one-hot labels; columns in sorted class order.
+
+    Kept in ``cache`` (the run's folder) so a resumed run does not predict them again, and
+    computed in float32 whatever the run's precision (shipped networks compute in float32).
+    """
+    import keras
+
+    from ferkit import load_pretrained
+
+    if cache is not None and cache.exists():
+        return np.load(cache)
+    classes = np.unique(y)
+    policy = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy("float32")
+    try:
+        teacher = load_pretrained(name)
+        if list(teacher.classes_) != list(classes):
+            raise ValueError(f"teacher {name} has classes {list(teacher.classes_)}, the run "
+                             f"{list(classes)}")
+        proba = teacher.predict_proba(X)
+    finally:
+        keras.config.set_dtype_policy(policy)
+    targets = weight * proba + (1 - weight) * (y[:, None] == classes)
+    if cache is not None:
+        np.save(cache, targets)
+    return targets
 
 
 def _epoch_timer(path: Path):

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -249,7 +250,8 @@ def test_accuracy_soft_vote_of_separate_runs(sample3, tiny_params, tmp_path):
     assert accuracy.record_name("fer2013-7", "large", [0, 1]) == "fer2013-7-large-seeds0-1"
 
 
-@pytest.mark.parametrize("recipe", ["sgd", "sgd-bf16", "sgd-erasing-bf16"])
+@pytest.mark.parametrize("recipe", ["sgd", "sgd-bf16", "sgd-erasing-bf16", "sgd-mixup-bf16",
+                                    "sgd-distill-bf16"])
 def test_accuracy_recipes_are_parameters_the_classifier_takes(recipe, sample3, tiny_params):
     """Each candidate recipe of the long runs builds, and trains a step, with its precision."""
     import argparse
@@ -269,6 +271,24 @@ def test_accuracy_recipes_are_parameters_the_classifier_takes(recipe, sample3, t
         keras.config.set_dtype_policy("float32")
     assert policy == accuracy.RECIPES[recipe]["precision"]
     assert type(model[-1].model_.optimizer).__name__ == "SGD"
+
+
+def test_accuracy_teacher_targets_blend_the_shipped_model_with_the_labels(sample3, tmp_path):
+    from ferkit import load_pretrained
+
+    accuracy = _script("accuracy")
+    X, y = sample3.data[::10], sample3.target[::10]
+    cache = tmp_path / "teacher.npy"
+    targets = accuracy.teacher_targets("fer2013-3", 0.5, X, y, cache=cache)
+    proba = load_pretrained("fer2013-3").predict_proba(X)
+    onehot = (y[:, None] == np.unique(y)).astype(float)
+    np.testing.assert_allclose(targets, (proba + onehot) / 2, atol=1e-6)
+    np.testing.assert_array_equal(np.load(cache), targets)
+    # A resumed run reads them back instead of predicting again.
+    np.save(cache, np.zeros_like(targets))
+    assert not accuracy.teacher_targets("fer2013-3", 0.5, X, y, cache=cache).any()
+    with pytest.raises(ValueError, match="teacher fer2013-7 has classes"):
+        accuracy.teacher_targets("fer2013-7", 0.5, X, y)
 
 
 def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_params,
