@@ -262,9 +262,10 @@ class FacialExpressionClassifier(_ScikerasClassifier):
         At prediction, average over five crops of each face instead of the face itself: its
         four corners and its centre, each of this fraction of the side, resized to full size
         (with ``test_time_flip``, and their mirror images: the published recipes'
-        "ten-crop"). Five (or ten) forward passes. 0.92 (44 of 48 pixels) suits networks
-        trained with ``augment=True`` (zoom and shift 0.1): it took the shipped ``fer2013-7``
-        vote from 68.0% to 69.1% on PublicTest (``benchmarks/bench_test_time.py``).
+        "ten-crop"). Five (or ten) forward passes. Not always a gain: on PublicTest five
+        crops of 0.96 took the shipped ``fer2013-7`` vote from 68.0% (face and mirror) to
+        69.3% for 2.1x the prediction time, but cost the single ``fer2013-3`` network 1.6
+        points (``benchmarks/bench_test_time.py``); choose it on validation data.
     image_shape : "auto" or tuple of int, default="auto"
         Shape ``(height, width[, channels])`` that flat rows are reshaped to. ``"auto"`` keeps
         the dimensions of image input and reads flat rows of a square number of pixels as
