@@ -1,11 +1,12 @@
 """FacialExpressionClassifier: the ferkit CNN as a scikit-learn classifier, through scikeras.
 
 All scikeras-specific code lives in this module (scikeras is no longer maintained; keeping it
-here means the wrapper can be swapped without touching the rest of ferkit). The class keeps
-the parameters, ``fit``, ``predict*`` and tags; each other concern has its own module: the
-network in ``_network``, target encoding in ``_target_encoder``, training set-up (optimizer,
-callbacks, validation split) in ``_training``, prediction in ``_inference`` and input checks
-in ``_validation``. scikeras is used through its documented extension points:
+here means the wrapper can be swapped without touching the rest of ferkit). The public class
+keeps the parameters, ``fit`` and tags, its scikeras base ``predict*``; each other concern has
+its own module: the network in ``_network``, target encoding in ``_target_encoder``,
+training set-up (optimizer, callbacks, validation split) in ``_training``, batch mixing in
+``_mixing``, prediction in ``_inference`` and input checks in ``_validation``. scikeras is
+used through its documented extension points:
 ``_keras_build_fn`` builds and compiles the network, the ``target_encoder`` property supplies
 ferkit's encoder, and ``fit``/``partial_fit`` keywords and the ``callbacks`` parameter go
 through scikeras' routing.
@@ -127,6 +128,47 @@ class _ScikerasClassifier(KerasClassifier):
         if not hasattr(self, "history_"):
             raise NotFittedError("This FacialExpressionClassifier is not fitted yet.")
         return len(self.history_["loss"])
+
+    def predict_proba(self, X, **kwargs):
+        """Probability of each class for each face.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
+            Faces, prepared as in :meth:`fit`.
+        **kwargs : dict
+            Passed to ``keras.Model.predict`` (disables the compiled fast path).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Softmax probabilities in float64, rows summing to 1; columns follow ``classes_``.
+        """
+        images = as_images(validate_images(self, X, reset=False), self.image_shape_)
+        proba = _inference.predict_proba(
+            self.model_, images, test_time_flip=self.test_time_flip,
+            test_time_crops=self.test_time_crops,
+            batch_size=max(self.batch_size, 256), **kwargs,
+        )
+        return self.target_encoder_.inverse_transform(proba, return_proba=True)
+
+    def predict(self, X, **kwargs):
+        """Predict the emotion of each face.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
+            Faces, prepared as in :meth:`fit`.
+        **kwargs : dict
+            Passed to ``keras.Model.predict`` (disables the compiled fast path).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``: the most probable class of each face.
+        """
+        proba = self.predict_proba(X, **kwargs)
+        return self.target_encoder_.inverse_transform(proba)
 
     def _keras_build_fn(self, meta):
         if self._random_state is not None:
@@ -456,47 +498,6 @@ class FacialExpressionClassifier(_ScikerasClassifier):
             return super().partial_fit(
                 X, y, classes=classes, sample_weight=sample_weight, **kwargs
             )
-
-    def predict_proba(self, X, **kwargs):
-        """Probability of each class for each face.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
-            Faces, prepared as in :meth:`fit`.
-        **kwargs : dict
-            Passed to ``keras.Model.predict`` (disables the compiled fast path).
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_classes)
-            Softmax probabilities in float64, rows summing to 1; columns follow ``classes_``.
-        """
-        images = as_images(validate_images(self, X, reset=False), self.image_shape_)
-        proba = _inference.predict_proba(
-            self.model_, images, test_time_flip=self.test_time_flip,
-            test_time_crops=self.test_time_crops,
-            batch_size=max(self.batch_size, 256), **kwargs,
-        )
-        return self.target_encoder_.inverse_transform(proba, return_proba=True)
-
-    def predict(self, X, **kwargs):
-        """Predict the emotion of each face.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
-            Faces, prepared as in :meth:`fit`.
-        **kwargs : dict
-            Passed to ``keras.Model.predict`` (disables the compiled fast path).
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-            Labels from ``classes_``: the most probable class of each face.
-        """
-        proba = self.predict_proba(X, **kwargs)
-        return self.target_encoder_.inverse_transform(proba)
 
 
 def _validation_data(clf, X, y, sample_weight, given, soft_targets=None):
