@@ -153,14 +153,14 @@ class _ScikerasClassifier(KerasClassifier):
         return self.target_encoder_.inverse_transform(proba, return_proba=True)
 
     def predict(self, X, **kwargs):
-        """Predict the emotion of each face.
+        """Predict the emotion of each face: the most probable class of :meth:`predict_proba`.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_pixels) or (n_samples, height, width[, 1])
-            Faces, prepared as in :meth:`fit`.
+        X : array-like
+            Faces, as for :meth:`predict_proba`.
         **kwargs : dict
-            Passed to ``keras.Model.predict`` (disables the compiled fast path).
+            As for :meth:`predict_proba`.
 
         Returns
         -------
