@@ -114,9 +114,11 @@ def as_network_input(images: np.ndarray) -> np.ndarray:
     return (images[..., None] / np.float32(255.0)).astype(np.float32)
 
 
-def run_child(script: Path, args: list[str], *, timeout: float = 1800) -> dict:
-    """Run ``script`` with ``args`` in a fresh interpreter; its last stdout line is JSON."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+def run_child(script: Path, args: list[str], *, timeout: float = 1800,
+              env: dict[str, str] | None = None) -> dict:
+    """Run ``script`` with ``args`` in a fresh interpreter (``env`` added to this process's
+    environment); its last stdout line is JSON."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     proc = subprocess.run([PYTHON, str(script), *args], capture_output=True, text=True,
                           timeout=timeout, env=env, cwd=ROOT)
     if proc.returncode != 0:

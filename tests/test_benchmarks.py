@@ -69,6 +69,33 @@ def test_training_quick(results):
         assert _ratio(precision, f"{side} |", 5) == pytest.approx(flops, rel=0.01, abs=0.05)
 
 
+@pytest.mark.slow
+def test_training_settings_quick(results):
+    """Every setting trains in its own process and gets its ratios to the baseline."""
+    bench = _script("bench_training_settings")
+    assert bench.main(["--quick"]) == 0
+    section = _section(results, bench.SECTION)
+    base = _ratio(section, bench.BASELINE, 1)
+    assert _ratio(section, bench.BASELINE, 2) == 1.0
+    for setting in bench.SETTINGS:
+        speed = _ratio(section, f"{setting} |", 1)
+        assert speed > 0
+        assert _ratio(section, f"{setting} |", 2) == pytest.approx(speed / base, abs=0.01)
+    assert "Faster than the baseline" in section
+
+
+def test_training_settings_verdict_needs_both_ratios_past_the_noise():
+    bench = _script("bench_training_settings")
+    rows = [{"setting": bench.BASELINE, "vs baseline": "1.00", "median paired ratio": "1.00"},
+            {"setting": "a", "vs baseline": "1.30", "median paired ratio": "1.20"},
+            {"setting": "b", "vs baseline": "1.30", "median paired ratio": "1.01"},
+            {"setting": "c", "vs baseline": "0.80", "median paired ratio": "0.90"}]
+    text = bench.verdict(rows)
+    assert "both ratios: a (1.30x)." in text
+    assert "Slower by as much: c (0.80x)." in text
+    assert "b (" not in text
+
+
 def test_network_flops_count_every_multiply_add():
     """The default network by hand: 3x3 convolutions 1->32 at 48x48, 32->64 at 24x24,
     64->128 at 12x12, then dense 6*6*128->256->128->7, two FLOPs per multiply-add."""
