@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -63,6 +64,13 @@ def median(values) -> float:
 
 def p95(values) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), 95))
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, all threads: less sensitive to other processes than wall
+    time (a busy machine delays a run more than it makes it do more work)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mib() -> float | None:

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -57,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import markdown_table, write_section
 from _timing import (
     as_network_input,
+    cpu_seconds,
     fer_split,
     fmt,
     load_note,
@@ -167,21 +167,14 @@ def one_run(side: str, X: np.ndarray, y: np.ndarray, network: str, epochs: int) 
     import ferkit._network  # noqa: F401
 
     before = rss_mib()
-    cpu_start = _cpu_seconds()
+    cpu_start = cpu_seconds()
     start = time.perf_counter()
     TRAINERS[side](X, y, network, epochs)
     seconds = time.perf_counter() - start
-    cpu = _cpu_seconds() - cpu_start
+    cpu = cpu_seconds() - cpu_start
     return {"side": side, "seconds": seconds, "images_per_s": len(X) * epochs / seconds,
             "images_per_cpu_s": len(X) * epochs / cpu,
             "rss_before_mib": before, "peak_rss_mib": peak_rss_mib()}
-
-
-def _cpu_seconds() -> float:
-    """CPU time of this process, all threads: less sensitive to other processes than wall
-    time (a busy machine delays a run more than it makes it do more work)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def child(args) -> int:

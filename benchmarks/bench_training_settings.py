@@ -45,8 +45,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _results import markdown_table, write_section
-from _timing import as_network_input, fer_split, fmt, load_note, median, run_child
-from bench_training import NETWORKS, _cpu_seconds
+from _timing import (
+    as_network_input,
+    cpu_seconds,
+    fer_split,
+    fmt,
+    load_note,
+    median,
+    run_child,
+)
+from bench_training import NETWORKS
 
 SECTION = "training settings: batch size, steps per execution, input pipeline, threads"
 BASELINE = "batch 64 (baseline)"
@@ -96,9 +104,9 @@ def child(args) -> int:
     options = {k: v for k, v in SETTINGS[args.child].items() if k != "env"}
     import ferkit._network  # noqa: F401  (imports are not training)
 
-    cpu_start, start = _cpu_seconds(), time.perf_counter()
+    cpu_start, start = cpu_seconds(), time.perf_counter()
     train(X, y, network=args.network, precision=args.precision, **options)
-    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     print(json.dumps({"seconds": seconds, "images_per_s": len(X) / seconds,
                       "images_per_cpu_s": len(X) / cpu}))
     return 0
