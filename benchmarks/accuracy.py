@@ -23,6 +23,9 @@ without test-time flipping and records the result in ``benchmarks/accuracy_runs/
 ``--recipe`` adds one of :data:`RECIPES` to the preset (issue #20's candidates, measured here
 before any becomes a preset default); the run is then named ``<task>-<preset>+<recipe>``.
 
+``--preset xl`` is a candidate preset (:data:`CANDIDATE_PRESETS`), measured here before it
+joins ferkit's presets.
+
 ``--task fer2013-3`` is the original work's three emotions (angry, happy, sad). ``--seed``
 sets the run's ``random_state``; given several seeds of finished runs, ``evaluate`` and
 ``ship`` take the soft vote of their networks (a ``VotingClassifier``, saved as one model).
@@ -85,6 +88,14 @@ RECIPES: dict[str, dict] = {
 }
 
 
+#: Candidate presets, measured here before any joins ferkit's PRESETS: each is a preset of
+#: ferkit's and the parameters that change it. ``xl``: ``large`` at twice the width, the
+#: filters of Khaireddin & Chen's 73.3% VGG (64-128-256-512), about 4x the FLOPs per face.
+CANDIDATE_PRESETS: dict[str, tuple[str, dict]] = {
+    "xl": ("large", {"filters": (64, 128, 256, 512), "dense_units": (512,)}),
+}
+
+
 def recipe_of(args) -> str | None:
     """The run's ``--recipe`` (None for the preset alone, and for callers that predate it)."""
     return getattr(args, "recipe", None)
@@ -143,7 +154,8 @@ def build(preset: str, epochs: int, seed: int, callbacks=None, verbose: int = 2,
           recipe: str | None = None):
     from ferkit import make_fer_pipeline
 
-    extra = RECIPES[recipe]["params"] if recipe else {}
+    preset, extra = CANDIDATE_PRESETS.get(preset, (preset, {}))
+    extra = {**extra, **(RECIPES[recipe]["params"] if recipe else {})}
     return make_fer_pipeline(
         preset=preset, epochs=epochs, random_state=seed, verbose=verbose, callbacks=callbacks,
         **extra,
@@ -445,7 +457,9 @@ def main(argv=None) -> int:
     for name in ("train", "evaluate", "ship"):
         p = sub.add_parser(name)
         p.add_argument("--task", choices=sorted(TASKS), required=True)
-        p.add_argument("--preset", choices=("plain", "default", "large"), default="default")
+        p.add_argument("--preset", choices=("plain", "default", "large", *CANDIDATE_PRESETS),
+                       default="default",
+                       help="a preset of ferkit's, or a candidate (see CANDIDATE_PRESETS)")
         p.add_argument("--epochs", type=int, default=30)
         p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                        help="a candidate recipe added to the preset (see RECIPES)")

@@ -300,6 +300,18 @@ def test_accuracy_recipes_are_parameters_the_classifier_takes(recipe, sample3, t
     assert type(model[-1].model_.optimizer).__name__ == "SGD"
 
 
+def test_accuracy_candidate_preset_changes_its_base_preset_and_takes_recipes():
+    from ferkit._presets import preset_params
+
+    accuracy = _script("accuracy")
+    clf = accuracy.build("xl", epochs=3, seed=0, verbose=0, recipe="sgd-bf16")[-1]
+    base, changes = accuracy.CANDIDATE_PRESETS["xl"]
+    expected = {**preset_params(base), **changes, **accuracy.RECIPES["sgd-bf16"]["params"]}
+    assert {k: clf.get_params()[k] for k in expected} == expected
+    assert clf.filters == (64, 128, 256, 512) and clf.convs_per_block == 2
+    assert accuracy.build("large", epochs=3, seed=0)[-1].filters == (32, 64, 128, 256)
+
+
 def test_accuracy_teacher_targets_blend_the_shipped_model_with_the_labels(sample3, tmp_path):
     from ferkit import load_pretrained
 
