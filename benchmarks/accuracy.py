@@ -121,10 +121,12 @@ def _use_precision(args) -> None:
 
 
 def load_split(usage: str, emotions):
-    """Images and labels of one split, cached in runs/cache keyed by the archive's identity."""
-    stat = ARCHIVE.stat()
-    cache = RUNS / "cache" / f"fer2013-{stat.st_size}-{int(stat.st_mtime)}.npz"
+    """Images and labels of one split, cached in runs/cache keyed by the archive's content."""
+    cache = RUNS / "cache" / f"fer2013-{archive_digest(ARCHIVE)}.npz"
     if not cache.exists():
+        # Caches of other archives (or of this one under the old size-and-time keys) go.
+        for stale in cache.parent.glob("fer2013-*.npz"):
+            stale.unlink()
         from ferkit.datasets import load_fer2013
 
         data = load_fer2013(ARCHIVE)
@@ -136,6 +138,19 @@ def load_split(usage: str, emotions):
         if emotions is not None:
             keep &= np.isin(npz["target"], emotions)
         return npz["images"][keep], npz["target"][keep].astype(object)
+
+
+def archive_digest(path: Path) -> str:
+    """A short digest of a zip's members (names, sizes, CRCs): read from its central
+    directory, so it is quick, and unlike the file's time it survives a fresh copy."""
+    import hashlib
+    import zipfile
+
+    digest = hashlib.sha1()
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            digest.update(f"{info.filename}\0{info.file_size}\0{info.CRC}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def run_name(task: str, preset: str, seed: int = 0) -> str:

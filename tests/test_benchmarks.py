@@ -312,6 +312,40 @@ def test_accuracy_candidate_preset_changes_its_base_preset_and_takes_recipes():
     assert accuracy.build("large", epochs=3, seed=0)[-1].filters == (32, 64, 128, 256)
 
 
+def test_accuracy_split_cache_follows_the_archive_content_not_its_time(tmp_path, monkeypatch):
+    import os
+    import zipfile
+
+    from PIL import Image
+
+    accuracy = _script("accuracy")
+    rng = np.random.default_rng(0)
+    archive = tmp_path / "faces.zip"
+
+    def write(n_train):
+        with zipfile.ZipFile(archive, "w") as zf:
+            for i in range(n_train + 2):
+                folder, emotion = ("train", "happy") if i < n_train else ("test", "sad")
+                png = tmp_path / "face.png"
+                Image.fromarray(rng.integers(0, 256, (48, 48), dtype=np.uint8)).save(png)
+                zf.write(png, f"{folder}/{emotion}/{i}.png")
+
+    monkeypatch.setattr(accuracy, "ARCHIVE", archive)
+    monkeypatch.setattr(accuracy, "RUNS", tmp_path / "runs")
+    write(3)
+    X, y = accuracy.load_split("Training", None)
+    assert X.shape == (3, 48, 48) and set(y) == {"happy"}
+    (cache,) = (tmp_path / "runs" / "cache").iterdir()
+    os.utime(archive, (1, 1))  # a fresh copy of the same archive: the cache still serves
+    np.testing.assert_array_equal(accuracy.load_split("Training", None)[0], X)
+    assert list(cache.parent.iterdir()) == [cache]
+    write(4)  # other content: a new cache, and the stale one goes
+    X, y = accuracy.load_split("PublicTest", None)
+    assert X.shape == (2, 48, 48) and set(y) == {"sad"}
+    (fresh,) = cache.parent.iterdir()
+    assert fresh != cache
+
+
 def test_accuracy_teacher_targets_blend_the_shipped_model_with_the_labels(sample3, tmp_path):
     from ferkit import load_pretrained
 
