@@ -27,8 +27,9 @@ before any becomes a preset default); the run is then named ``<task>-<preset>+<r
 joins ferkit's presets.
 
 ``--task fer2013-3`` is the original work's three emotions (angry, happy, sad). ``--seed``
-sets the run's ``random_state``; given several seeds of finished runs, ``evaluate`` and
-``ship`` take the soft vote of their networks (a ``VotingClassifier``, saved as one model).
+sets the run's ``random_state``; given several seeds (or ``--recipe R1 R2``: recipes) of
+finished runs, ``evaluate`` and ``ship`` take the soft vote of their networks (a
+``VotingClassifier``, saved as one model), each computing in its run's precision.
 """
 
 from __future__ import annotations
@@ -96,20 +97,37 @@ CANDIDATE_PRESETS: dict[str, tuple[str, dict]] = {
 }
 
 
+def recipes_of(args) -> list[str | None]:
+    """The ``--recipe`` of each run in the vote (``[None]``: the preset alone; callers that
+    predate several recipes pass one name)."""
+    recipe = getattr(args, "recipe", None)
+    return [recipe] if recipe is None or isinstance(recipe, str) else list(recipe)
+
+
 def recipe_of(args) -> str | None:
-    """The run's ``--recipe`` (None for the preset alone, and for callers that predate it)."""
-    return getattr(args, "recipe", None)
+    """The run's one ``--recipe`` (what ``train`` takes)."""
+    (recipe,) = recipes_of(args)
+    return recipe
+
+
+def member_label(preset: str, recipe: str | None) -> str:
+    """A preset and the recipe added to it: ``large`` or ``large+sgd-bf16``."""
+    return preset + (f"+{recipe}" if recipe else "")
 
 
 def label(args) -> str:
-    """The preset, and the recipe added to it: ``large`` or ``large+sgd-bf16``."""
-    recipe = recipe_of(args)
-    return args.preset + (f"+{recipe}" if recipe else "")
+    """The runs' preset and recipes: ``large``, ``large+sgd-bf16``, or for a vote across
+    recipes ``large+sgd-bf16+sgd-distill-bf16``."""
+    return args.preset + "".join(f"+{recipe}" for recipe in recipes_of(args) if recipe)
 
 
-def precision_of(args) -> str:
-    """The Keras dtype policy the run trains and is evaluated in (from its recipe)."""
-    recipe = recipe_of(args)
+def members(args) -> list[tuple[str | None, int]]:
+    """(recipe, seed) of each run in the vote: every ``--recipe`` with every ``--seed``."""
+    return [(recipe, seed) for recipe in recipes_of(args) for seed in args.seed]
+
+
+def precision_of(recipe: str | None) -> str:
+    """The Keras dtype policy a recipe trains and is evaluated in."""
     return RECIPES[recipe]["precision"] if recipe else "float32"
 
 
@@ -117,7 +135,7 @@ def _use_precision(args) -> None:
     """Keras' global dtype policy for the networks this process builds (from the recipe)."""
     import keras
 
-    keras.config.set_dtype_policy(precision_of(args))
+    keras.config.set_dtype_policy(precision_of(recipe_of(args)))
 
 
 def load_split(usage: str, emotions):
@@ -279,8 +297,8 @@ def cmd_evaluate(args) -> int:
     emotions = TASKS[args.task]
     X_train, y_train = load_split("Training", emotions)
     X_val, y_val = load_split("PublicTest", emotions)
-    _use_precision(args)
-    model = rebuild_runs(args, X_train, y_train)
+    # Each network computes in the precision it was trained in, as during its run.
+    model = rebuild_runs(args, X_train, y_train, precision=None)
     networks = classifiers(model)
     flip = networks[0].test_time_flip
     result = evaluate(model, X_val, y_val)
@@ -290,27 +308,19 @@ def cmd_evaluate(args) -> int:
     for clf in networks:
         clf.set_params(test_time_flip=flip)
     with_flip, without_flip = (result, other) if flip else (other, result)
-    runs = [RUNS / run_name(args.task, label(args), seed) for seed in args.seed]
+    runs = [RUNS / run_name(args.task, member_label(args.preset, recipe), seed)
+            for recipe, seed in members(args)]
     trained = [json.loads((run / "training.json").read_text()) for run in runs]
-    recipe = f" --recipe {recipe_of(args)}" if recipe_of(args) else ""
-    train = f"python benchmarks/accuracy.py train --task {args.task} " \
-            f"--preset {args.preset}{recipe} --epochs {args.epochs}"
     if len(runs) == 1:
         (trained,) = trained
-        command = train + (f" --seed {args.seed[0]}" if args.seed[0] else "")
     else:
         trained = {key: [t[key] for t in trained] for key in trained[0]}
-        seeds = " ".join(map(str, args.seed))
-        command = (f"{train} --seed S, for S in {seeds}; then python benchmarks/accuracy.py "
-                   f"evaluate --task {args.task} --preset {args.preset}{recipe} "
-                   f"--epochs {args.epochs} "
-                   f"--seed {seeds}")
     result.update(
         task=args.task, preset=label(args), test_time_flip=flip,
         seed=args.seed[0] if len(runs) == 1 else args.seed, networks=len(runs),
         accuracy_without_flip=without_flip["accuracy"], accuracy_with_flip=with_flip["accuracy"],
         macro_f1_without_flip=without_flip["macro_f1"], macro_f1_with_flip=with_flip["macro_f1"],
-        **trained, command=command,
+        **trained, command=reproduce_command(args),
     )
     if len(runs) == 1:
         (runs[0] / "result.json").write_text(json.dumps(result, indent=2))
@@ -323,21 +333,51 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def reproduce_command(args) -> str:
+    """The commands that train the runs and, for a vote, evaluate them together."""
+    recipes, seeds = recipes_of(args), " ".join(map(str, args.seed))
+    recipe = " --recipe R" if len(recipes) > 1 else \
+        (f" --recipe {recipes[0]}" if recipes[0] else "")
+    train = f"python benchmarks/accuracy.py train --task {args.task} " \
+            f"--preset {args.preset}{recipe} --epochs {args.epochs}"
+    if len(recipes) == 1 and len(args.seed) == 1:
+        return train + (f" --seed {args.seed[0]}" if args.seed[0] else "")
+    loops = ([f"R in {' '.join(recipes)}"] if len(recipes) > 1 else []) + \
+        ([f"S in {seeds}"] if len(args.seed) > 1 else [])
+    train += " --seed S" if len(args.seed) > 1 else ""
+    together = (f" --recipe {' '.join(recipes)}" if recipes[0] else "") + f" --seed {seeds}"
+    return (f"{train}, for {' and '.join(loops)}; then python benchmarks/accuracy.py evaluate "
+            f"--task {args.task} --preset {args.preset}{together} --epochs {args.epochs}")
+
+
 def classifiers(model) -> list:
     """The networks of a pipeline: its classifier, or every member of its ensemble."""
     return list(getattr(model[-1], "estimators_", [model[-1]]))
 
 
-def rebuild_runs(args, X_train, y_train):
-    """The run of ``--seed S`` as a fitted pipeline; the soft vote of ``--seed S1 S2 ...``."""
-    models = [
-        rebuild(RUNS / run_name(args.task, label(args), seed), args.preset, args.epochs, seed,
-                X_train, y_train, recipe=recipe_of(args))
-        for seed in args.seed
-    ]
+def rebuild_runs(args, X_train, y_train, precision: str | None = "float32"):
+    """The run of ``--recipe R --seed S`` as a fitted pipeline; given several recipes or
+    seeds, the soft vote of every run of them.
+
+    ``precision``: the Keras dtype policy the networks compute in; None, each run's own.
+    """
+    import keras
+
+    policy = keras.config.dtype_policy().name
+    models = []
+    try:
+        for recipe, seed in members(args):
+            keras.config.set_dtype_policy(precision or precision_of(recipe))
+            run = RUNS / run_name(args.task, member_label(args.preset, recipe), seed)
+            models.append(rebuild(run, args.preset, args.epochs, seed, X_train, y_train,
+                                  recipe=recipe))
+    finally:
+        keras.config.set_dtype_policy(policy)
     if len(models) == 1:
         return models[0]
-    return soft_vote(models, [f"seed{seed}" for seed in args.seed])
+    several = len(recipes_of(args)) > 1
+    return soft_vote(models, [f"{recipe}-seed{seed}" if several else f"seed{seed}"
+                              for recipe, seed in members(args)])
 
 
 def soft_vote(models: list, names: list[str]):
@@ -404,8 +444,9 @@ def cmd_ship(args) -> int:
     # Shipped networks compute in float32 (bfloat16 is slow where the CPU lacks it, and the
     # saved architecture stays policy-free); a run trained and recorded in bfloat16 is
     # shipped only if float32 computing keeps its accuracy within issue #20's 0.3 points.
-    precision = precision_of(args)
-    tolerance = 1e-9 if precision == "float32" else 0.003
+    precisions = {precision_of(recipe) for recipe in recipes_of(args)}
+    precision = "+".join(sorted(precisions))
+    tolerance = 1e-9 if precisions == {"float32"} else 0.003
     if abs(before["accuracy"] - recorded) > tolerance:
         print(f"rebuilt model scores {before['accuracy']:.4f} in float32, run recorded "
               f"{recorded:.4f} in {precision}", file=sys.stderr)
@@ -476,14 +517,16 @@ def main(argv=None) -> int:
                        default="default",
                        help="a preset of ferkit's, or a candidate (see CANDIDATE_PRESETS)")
         p.add_argument("--epochs", type=int, default=30)
-        p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
-                       help="a candidate recipe added to the preset (see RECIPES)")
+        p.add_argument("--recipe", choices=sorted(RECIPES), nargs="+", default=None,
+                       help="a candidate recipe added to the preset (see RECIPES); several "
+                            "(evaluate, ship): the vote of their runs")
         p.add_argument("--seed", type=int, nargs="+", default=[0],
                        help="random_state of the run; several (evaluate, ship): their ensemble")
     sub.add_parser("report")
     args = parser.parse_args(argv)
-    if args.command == "train" and len(args.seed) != 1:
-        parser.error("train takes one --seed; train each seed, then evaluate them together")
+    if args.command == "train" and (len(args.seed) != 1 or len(recipes_of(args)) != 1):
+        parser.error("train takes one --seed and one --recipe; train each, then evaluate "
+                     "them together")
     commands = {"train": cmd_train, "evaluate": cmd_evaluate, "ship": cmd_ship,
                 "report": cmd_report}
     return commands[args.command](args)

@@ -412,6 +412,53 @@ def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_para
     assert record["epochs_run"] == 3 and 0 <= record["accuracy"] <= 1
 
 
+def test_accuracy_vote_across_recipes(sample3, tiny_params, tmp_path, monkeypatch):
+    """Runs of different recipes, each trained alone, are evaluated as one vote: each network
+    in the precision it was trained in, the record naming both recipes and how to rerun."""
+    import json
+
+    accuracy = _script("accuracy")
+    monkeypatch.setattr(accuracy, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(accuracy, "RECORDS", tmp_path / "records")
+    monkeypatch.setattr(accuracy, "load_split",
+                        lambda usage, emotions: (sample3.images[::3], sample3.target[::3]))
+    real_build = accuracy.build
+
+    def build(preset, epochs, seed, callbacks=None, verbose=2, recipe=None):
+        model = real_build(preset, epochs, seed, callbacks=callbacks, verbose=0, recipe=recipe)
+        tiny = {k: v for k, v in tiny_params.items() if k != "epochs"}
+        return model.set_params(**{f"clf__{k}": v for k, v in tiny.items()})
+
+    monkeypatch.setattr(accuracy, "build", build)
+    common = ["--task", "fer2013-3", "--epochs", "1"]
+    for recipe in ("sgd", "sgd-bf16"):
+        assert accuracy.main(["train", *common, "--recipe", recipe]) == 0
+    with pytest.raises(SystemExit):
+        accuracy.main(["train", *common, "--recipe", "sgd", "sgd-bf16"])
+    assert accuracy.main(["evaluate", *common, "--recipe", "sgd", "sgd-bf16"]) == 0
+    record = json.loads(
+        (tmp_path / "records" / "fer2013-3-default+sgd+sgd-bf16.json").read_text())
+    assert record["networks"] == 2 and record["preset"] == "default+sgd+sgd-bf16"
+    assert record["epochs_run"] == [1, 1]
+    assert record["command"] == (
+        "python benchmarks/accuracy.py train --task fer2013-3 --preset default --recipe R "
+        "--epochs 1, for R in sgd sgd-bf16; then python benchmarks/accuracy.py evaluate "
+        "--task fer2013-3 --preset default --recipe sgd sgd-bf16 --seed 0 --epochs 1")
+
+    args = accuracy.main.__globals__["argparse"].Namespace(
+        task="fer2013-3", preset="default", recipe=["sgd", "sgd-bf16"], seed=[0], epochs=1)
+    X, y = sample3.images[::3], sample3.target[::3]
+    vote = accuracy.rebuild_runs(args, X, y, precision=None)
+    assert list(vote[-1].named_estimators_) == ["sgd-seed0", "sgd-bf16-seed0"]
+    policies = [clf.model_.get_layer("block1_conv1").dtype_policy.name
+                for clf in accuracy.classifiers(vote)]
+    assert policies == ["float32", "mixed_bfloat16"]
+    shipped = accuracy.rebuild_runs(args, X, y)  # what ship checks: float32 throughout
+    assert {clf.model_.get_layer("block1_conv1").dtype_policy.name
+            for clf in accuracy.classifiers(shipped)} == {"float32"}
+    assert accuracy.evaluate(vote, X, y)["accuracy"] == record["accuracy"]
+
+
 def test_small_data_quick(results):
     bench = _script("bench_small_data")
     assert bench.main(["--quick"]) == 0
