@@ -35,6 +35,7 @@ finished runs, ``evaluate`` and ``ship`` take the soft vote of their networks (a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -131,11 +132,18 @@ def precision_of(recipe: str | None) -> str:
     return RECIPES[recipe]["precision"] if recipe else "float32"
 
 
-def _use_precision(args) -> None:
-    """Keras' global dtype policy for the networks this process builds (from the recipe)."""
+@contextlib.contextmanager
+def computing_in(policy: str):
+    """Keras' global dtype policy, for the networks built inside, restored on leaving (a
+    network keeps the policy it was built with)."""
     import keras
 
-    keras.config.set_dtype_policy(precision_of(recipe_of(args)))
+    before = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def load_split(usage: str, emotions):
@@ -222,21 +230,22 @@ def cmd_train(args) -> int:
     run.mkdir(parents=True, exist_ok=True)
     print(f"{args.task}/{label(args)}: {len(X_train)} training faces, {len(X_val)} PublicTest",
           flush=True)
-    _use_precision(args)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(run / "backup")),
         keras.callbacks.CSVLogger(str(run / "epochs.csv"), append=True),
         _epoch_timer(run / EPOCH_SECONDS),
     ]
-    model = build(args.preset, args.epochs, seed, callbacks=callbacks, recipe=recipe_of(args))
-    # The pipeline's own steps prepare validation data too: fit them first, then hand the
-    # classifier PublicTest as its validation set (early stopping selects on it).
-    prep = model[:-1].fit(X_train)
     teacher = RECIPES[recipe_of(args)].get("teacher") if recipe_of(args) else None
     fit_kwargs = {} if teacher is None else {
         "soft_targets": teacher_targets(*teacher, X_train, y_train, cache=run / "teacher.npy")}
-    model[-1].fit(prep.transform(X_train), y_train,
-                  validation_data=(prep.transform(X_val), y_val), **fit_kwargs)
+    with computing_in(precision_of(recipe_of(args))):
+        model = build(args.preset, args.epochs, seed, callbacks=callbacks,
+                      recipe=recipe_of(args))
+        # The pipeline's own steps prepare validation data too: fit them first, then hand
+        # the classifier PublicTest as its validation set (early stopping selects on it).
+        prep = model[:-1].fit(X_train)
+        model[-1].fit(prep.transform(X_train), y_train,
+                      validation_data=(prep.transform(X_val), y_val), **fit_kwargs)
     model[-1].model_.save_weights(run / "final.weights.h5")
     # A resumed run's fit sees only its last sitting: count every sitting's epochs.
     seconds = [float(line) for line in (run / EPOCH_SECONDS).read_text().split()]
@@ -252,23 +261,17 @@ def teacher_targets(name: str, weight: float, X, y, cache: Path | None = None):
     Kept in ``cache`` (the run's folder) so a resumed run does not predict them again, and
     computed in float32 whatever the run's precision (shipped networks compute in float32).
     """
-    import keras
-
     from ferkit import load_pretrained
 
     if cache is not None and cache.exists():
         return np.load(cache)
     classes = np.unique(y)
-    policy = keras.config.dtype_policy().name
-    keras.config.set_dtype_policy("float32")
-    try:
+    with computing_in("float32"):
         teacher = load_pretrained(name)
         if list(teacher.classes_) != list(classes):
             raise ValueError(f"teacher {name} has classes {list(teacher.classes_)}, the run "
                              f"{list(classes)}")
         proba = teacher.predict_proba(X)
-    finally:
-        keras.config.set_dtype_policy(policy)
     targets = weight * proba + (1 - weight) * (y[:, None] == classes)
     if cache is not None:
         np.save(cache, targets)
@@ -361,18 +364,12 @@ def rebuild_runs(args, X_train, y_train, precision: str | None = "float32"):
 
     ``precision``: the Keras dtype policy the networks compute in; None, each run's own.
     """
-    import keras
-
-    policy = keras.config.dtype_policy().name
     models = []
-    try:
-        for recipe, seed in members(args):
-            keras.config.set_dtype_policy(precision or precision_of(recipe))
-            run = RUNS / run_name(args.task, member_label(args.preset, recipe), seed)
+    for recipe, seed in members(args):
+        run = RUNS / run_name(args.task, member_label(args.preset, recipe), seed)
+        with computing_in(precision or precision_of(recipe)):
             models.append(rebuild(run, args.preset, args.epochs, seed, X_train, y_train,
                                   recipe=recipe))
-    finally:
-        keras.config.set_dtype_policy(policy)
     if len(models) == 1:
         return models[0]
     several = len(recipes_of(args)) > 1

@@ -290,13 +290,11 @@ def test_accuracy_recipes_are_parameters_the_classifier_takes(recipe, sample3, t
     assert accuracy.label(args) == f"large+{recipe}"
     model = accuracy.build("default", epochs=1, seed=0, verbose=0, recipe=recipe)
     model.set_params(**{f"clf__{k}": v for k, v in tiny_params.items() if k != "epochs"})
-    try:
-        accuracy._use_precision(args)
+    with accuracy.computing_in(accuracy.precision_of(accuracy.recipe_of(args))):
         model.fit(sample3.data[::5], sample3.target[::5])
-        policy = model[-1].model_.get_layer("block1_conv1").dtype_policy.name
-    finally:
-        keras.config.set_dtype_policy("float32")
+    policy = model[-1].model_.get_layer("block1_conv1").dtype_policy.name
     assert policy == accuracy.RECIPES[recipe]["precision"]
+    assert keras.config.dtype_policy().name == "float32"  # left as it was found
     assert type(model[-1].model_.optimizer).__name__ == "SGD"
 
 
@@ -417,6 +415,8 @@ def test_accuracy_vote_across_recipes(sample3, tiny_params, tmp_path, monkeypatc
     in the precision it was trained in, the record naming both recipes and how to rerun."""
     import json
 
+    import keras
+
     accuracy = _script("accuracy")
     monkeypatch.setattr(accuracy, "RUNS", tmp_path / "runs")
     monkeypatch.setattr(accuracy, "RECORDS", tmp_path / "records")
@@ -457,6 +457,8 @@ def test_accuracy_vote_across_recipes(sample3, tiny_params, tmp_path, monkeypatc
     assert {clf.model_.get_layer("block1_conv1").dtype_policy.name
             for clf in accuracy.classifiers(shipped)} == {"float32"}
     assert accuracy.evaluate(vote, X, y)["accuracy"] == record["accuracy"]
+    # Training in bfloat16 left the process's policy as it was: later networks are float32.
+    assert keras.config.dtype_policy().name == "float32"
 
 
 def test_small_data_quick(results):
