@@ -440,6 +440,8 @@ def test_accuracy_vote_across_recipes(sample3, tiny_params, tmp_path, monkeypatc
         (tmp_path / "records" / "fer2013-3-default+sgd+sgd-bf16.json").read_text())
     assert record["networks"] == 2 and record["preset"] == "default+sgd+sgd-bf16"
     assert record["epochs_run"] == [1, 1]
+    assert record["ten_crop_fraction"] == accuracy.TEN_CROP
+    assert 0 <= record["accuracy_ten_crop"] <= 1
     assert record["command"] == (
         "python benchmarks/accuracy.py train --task fer2013-3 --preset default --recipe R "
         "--epochs 1, for R in sgd sgd-bf16; then python benchmarks/accuracy.py evaluate "
@@ -459,6 +461,37 @@ def test_accuracy_vote_across_recipes(sample3, tiny_params, tmp_path, monkeypatc
     assert accuracy.evaluate(vote, X, y)["accuracy"] == record["accuracy"]
     # Training in bfloat16 left the process's policy as it was: later networks are float32.
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_accuracy_scores_each_view_of_the_same_weights(sample3, tiny_params):
+    """A run's record scores its weights with every test-time view (ten-crop: how published
+    figures are measured), each as if the model were set to it, and leaves the model as it
+    was."""
+    import ferkit
+
+    accuracy = _script("accuracy")
+    X, y = sample3.images[::2], sample3.target[::2]
+    model = ferkit.make_fer_pipeline(**{**tiny_params, "test_time_flip": True}).fit(X, y)
+    result, views = accuracy.score_views(model, X, y)
+    assert result == accuracy.evaluate(model, X, y)
+    assert model[-1].get_params()["test_time_crops"] is None and model[-1].test_time_flip
+    assert set(views) == {f"{score}_{view}" for score in ("accuracy", "macro_f1")
+                          for view in ("without_flip", "with_flip", "ten_crop")}
+    for view, params in accuracy.VIEWS.items():
+        alone = accuracy.evaluate(clone_fitted(model, params), X, y)
+        assert views[f"accuracy_{view}"] == alone["accuracy"]
+        assert views[f"macro_f1_{view}"] == alone["macro_f1"]
+    assert views["accuracy_with_flip"] == result["accuracy"]
+    assert accuracy.VIEWS["ten_crop"]["test_time_crops"] == accuracy.TEN_CROP
+
+
+def clone_fitted(model, params):
+    """``model`` with its classifier's test-time views set to ``params`` (weights shared)."""
+    import copy
+
+    other = copy.copy(model)
+    other.steps = [*model.steps[:-1], ("clf", copy.copy(model[-1]).set_params(**params))]
+    return other
 
 
 def test_small_data_quick(results):
