@@ -61,12 +61,20 @@ def sub_network(model, layer):
 
 
 def forward(model, images: np.ndarray, *, batch_size: int = 256, **predict_kwargs):
-    """The network's output for a batch of prepared ``(n, height, width, channels)`` images.
+    """The network's float32 output for a batch of prepared ``(n, height, width, channels)``
+    images.
 
     Keyword arguments for ``keras.Model.predict`` (callbacks, verbosity...) take Keras' own
     path; without them, small batches run eagerly and float32 batches on TensorFlow through
     a compiled forward pass, ``PREDICT_CHUNK`` images at a time.
     """
+    out = _forward(model, images, batch_size=batch_size, **predict_kwargs)
+    # A network computing in bfloat16 (Keras' mixed_bfloat16 policy) answers in bfloat16,
+    # which scikit-learn's metrics and estimators refuse: callers get float32 either way.
+    return out.astype(np.float32, copy=False)
+
+
+def _forward(model, images: np.ndarray, *, batch_size: int, **predict_kwargs):
     if not predict_kwargs and keras.backend.backend() == "tensorflow" \
             and images.dtype == np.float32:
         import tensorflow as tf

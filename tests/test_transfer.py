@@ -172,7 +172,7 @@ def _head_probe(network, X, labels):
     from ferkit._transfer import HEAD_CS
 
     features = keras.Model(network.inputs, network.get_layer("emotion").input).predict(
-        X, verbose=0)
+        X, verbose=0).astype(np.float32)
     folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     search = GridSearchCV(LogisticRegression(max_iter=2000), {"C": list(HEAD_CS)},
                           scoring="neg_log_loss", cv=folds)
@@ -199,6 +199,41 @@ def test_the_new_output_layer_starts_as_a_logistic_regression_on_the_features(
     expected = _head_probe(network, X, labels)
     np.testing.assert_allclose(after, expected, atol=1e-5)
     assert not np.allclose(before, expected, atol=1e-3)
+
+
+def test_the_head_is_cross_validated_when_the_network_computes_in_bfloat16(
+        source_folder, valence):
+    """Under Keras' mixed_bfloat16 policy the features come out in bfloat16, which scikit-learn
+    scores as an error: the probe must still compare its Cs (it once picked the first, every
+    score NaN), and the network's answers reach scikit-learn as float32."""
+    import warnings
+
+    import keras
+
+    from ferkit import _inference
+    from ferkit._network import build_cnn
+    from ferkit._transfer import fit_head, start_from
+
+    X, y = valence
+    X = ImageReshaper().fit_transform(X)[:, :, :, None] / 255.0
+    labels = np.unique(y, return_inverse=True)[1]
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        network = build_cnn((48, 48, 1), 3, filters=(4, 6, 8), dense_units=(12,), seed=0)
+        start_from(network, [_source(source_folder)], frozen_blocks="all", weights="source")
+        assert network.get_layer("emotion").compute_dtype == "bfloat16"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit_head(network, X, np.eye(3)[labels], batch_size=64, random_state=0)
+        proba = _inference.predict_proba(network, X.astype(np.float32))
+        expected = _head_probe(network, X, labels)
+    finally:
+        keras.config.set_dtype_policy(before)
+    assert not [w for w in caught if "Scoring failed" in str(w.message)
+                or "non-finite" in str(w.message)]
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba, expected, atol=0.03)  # bfloat16 keeps ~3 digits
 
 
 def test_the_head_keeps_its_random_start_without_every_class_to_probe(source_folder, valence):
