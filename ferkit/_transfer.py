@@ -169,6 +169,8 @@ def fit_head(network, X, y, sample_weight=None, *, batch_size: int, random_state
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
+    from ferkit import _inference
+
     head = network.get_layer("emotion")
     labels = np.argmax(y, axis=1)
     present, counts = np.unique(labels, return_counts=True)
@@ -176,10 +178,10 @@ def fit_head(network, X, y, sample_weight=None, *, batch_size: int, random_state
     # otherwise the head keeps its random start.
     if len(present) != y.shape[1] or counts.min() < 2:
         return
-    # float32 whatever the network computes in: bfloat16 features (Keras' mixed_bfloat16
-    # policy) pass LogisticRegression.fit but fail its scoring, and every C would score NaN.
-    features = keras.Model(network.inputs, head.input).predict(
-        X, batch_size=batch_size, verbose=0).astype(np.float32, copy=False)
+    # forward() answers in float32 whatever the network computes in: bfloat16 features (Keras'
+    # mixed_bfloat16 policy) pass LogisticRegression.fit but fail its scoring (every C NaN).
+    features = _inference.forward(keras.Model(network.inputs, head.input), X,
+                                  batch_size=batch_size)
     folds = StratifiedKFold(n_splits=int(min(5, counts.min())), shuffle=True,
                             random_state=random_state)
     # Chosen by log-loss, which is what the network goes on to minimise.
