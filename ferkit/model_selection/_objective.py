@@ -136,6 +136,13 @@ class _Objective:
             )
         # A retried trial inherits the user attributes of the failed one: all are rewritten.
         trial.set_user_attr(WORKER_ATTR, self.worker)
+        if self.heartbeat_interval is not None:
+            # Optuna writes a trial's first heartbeat from a thread of its own, which on a busy
+            # machine can lag behind the trial; a worker killed before it leaves a trial that
+            # Optuna never fails (it skips trials without a heartbeat), and that others would
+            # wait for until their timeout. One written here, before the attribute that makes
+            # them wait, means every awaited trial is failed once its worker is silent.
+            trial.storage.record_heartbeat(trial._trial_id)
         trial.set_user_attr(HEARTBEAT_ATTR, self.heartbeat_interval)
         record = {"test_scores": [], "fit_times": [], "score_times": []}
         trial.set_user_attr(CV_ATTR, record)
