@@ -24,9 +24,6 @@ records the result in ``benchmarks/accuracy_runs/<run>.json``
 ``--recipe`` adds one of :data:`RECIPES` to the preset (issue #20's candidates, measured here
 before any becomes a preset default); the run is then named ``<task>-<preset>+<recipe>``.
 
-``--preset xl`` is a candidate preset (:data:`CANDIDATE_PRESETS`), measured here before it
-joins ferkit's presets.
-
 ``--task fer2013-3`` is the original work's three emotions (angry, happy, sad). ``--seed``
 sets the run's ``random_state``; given several seeds (or ``--recipe R1 R2``: recipes) of
 finished runs, ``evaluate`` and ``ship`` take the soft vote of their networks (a
@@ -52,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from _results import markdown_table, write_section  # noqa: E402
 
+from ferkit._presets import PRESETS, SGD_RECIPE  # noqa: E402  (light: no TensorFlow)
+
 ARCHIVE = ROOT.parent / "shared" / "data" / "fer2013-images.zip"
 RUNS = ROOT / "runs"
 #: One small JSON file per finished run: what ``report`` tabulates.
@@ -66,37 +65,32 @@ TASKS = {
 
 
 #: Candidate training recipes, each parameters added to the preset's (and the precision of
-#: the network's computations). ``sgd``: what the published from-scratch FER2013 networks
-#: share (SGD with Nesterov momentum 0.9 and weight decay 1e-4, rate 0.01, here decayed along
-#: a cosine over the run's epochs, no early stopping); ``-erasing`` adds random erasing,
+#: the network's computations). ``sgd``: ferkit's :data:`~ferkit._presets.SGD_RECIPE`, what
+#: the published from-scratch FER2013 networks share (the ``xl`` preset has it already, so
+#: there the recipe adds only its precision); ``-erasing`` adds random erasing,
 #: ``-mixup`` MixUp with alpha 1 (the ResNet-18 recipe's, with label smoothing 0.1);
 #: ``-distill`` learns from the shipped vote (``teacher``: its name, and the share of its
 #: probabilities in the targets, the rest the one-hot labels; see :func:`teacher_targets`);
 #: ``-bf16`` computes in bfloat16 (Keras' mixed_bfloat16 policy: weights stay float32),
 #: which took 1.4x less CPU time per epoch than float32 for the large network on this
 #: machine's AMX-BF16 CPU (/tmp/bf16.py-style check, 2,048 faces, interleaved).
-_SGD = {"optimizer": "sgd", "learning_rate": 0.01, "optimizer__momentum": 0.9,
-        "optimizer__nesterov": True, "optimizer__weight_decay": 1e-4, "lr_schedule": "cosine",
-        "early_stopping_patience": None}
 RECIPES: dict[str, dict] = {
-    "sgd": {"params": _SGD, "precision": "float32"},
-    "sgd-bf16": {"params": _SGD, "precision": "mixed_bfloat16"},
+    "sgd": {"params": SGD_RECIPE, "precision": "float32"},
+    "sgd-bf16": {"params": SGD_RECIPE, "precision": "mixed_bfloat16"},
     "sgd-erasing-bf16": {
-        "params": {**_SGD, "augment": {"flip": 1.0, "rotation": 0.03, "zoom": 0.1,
+        "params": {**SGD_RECIPE, "augment": {"flip": 1.0, "rotation": 0.03, "zoom": 0.1,
                                        "shift": 0.1, "contrast": 0.2, "erasing": 0.5}},
         "precision": "mixed_bfloat16"},
-    "sgd-mixup-bf16": {"params": {**_SGD, "mixup": 1.0}, "precision": "mixed_bfloat16"},
-    "sgd-distill-bf16": {"params": _SGD, "precision": "mixed_bfloat16",
+    "sgd-mixup-bf16": {"params": {**SGD_RECIPE, "mixup": 1.0}, "precision": "mixed_bfloat16"},
+    "sgd-distill-bf16": {"params": SGD_RECIPE, "precision": "mixed_bfloat16",
                          "teacher": ("fer2013-7", 0.5)},
 }
 
 
-#: Candidate presets, measured here before any joins ferkit's PRESETS: each is a preset of
-#: ferkit's and the parameters that change it. ``xl``: ``large`` at twice the width, the
-#: filters of Khaireddin & Chen's 73.3% VGG (64-128-256-512), about 4x the FLOPs per face.
-CANDIDATE_PRESETS: dict[str, tuple[str, dict]] = {
-    "xl": ("large", {"filters": (64, 128, 256, 512), "dense_units": (512,)}),
-}
+#: A single run's record keeps its PublicTest accuracy after each epoch (without flip, as
+#: Keras validates) under this key; ``report`` samples it every :data:`CURVE_STEP` epochs.
+CURVE = "val_accuracy_by_epoch"
+CURVE_STEP = 10
 
 #: The side of the five crops in the ten-crop view: the fraction ``bench_test_time.py``
 #: found best for the shipped networks, fixed here rather than chosen again for each run.
@@ -208,8 +202,7 @@ def build(preset: str, epochs: int, seed: int, callbacks=None, verbose: int = 2,
           recipe: str | None = None):
     from ferkit import make_fer_pipeline
 
-    preset, extra = CANDIDATE_PRESETS.get(preset, (preset, {}))
-    extra = {**extra, **(RECIPES[recipe]["params"] if recipe else {})}
+    extra = RECIPES[recipe]["params"] if recipe else {}
     return make_fer_pipeline(
         preset=preset, epochs=epochs, random_state=seed, verbose=verbose, callbacks=callbacks,
         **extra,
@@ -349,6 +342,10 @@ def cmd_evaluate(args) -> int:
         **views, ten_crop_fraction=TEN_CROP, **trained, command=reproduce_command(args),
     )
     if len(runs) == 1:
+        # The learning curve, from the epoch log of every sitting: whether more epochs
+        # would have paid is read from it (``report``'s curve table).
+        history = classifiers(model)[0].history_
+        result[CURVE] = [round(v, 4) for v in history.get("val_accuracy", [])]
         (runs[0] / "result.json").write_text(json.dumps(result, indent=2))
     RECORDS.mkdir(exist_ok=True)
     name = record_name(args.task, label(args), args.seed)
@@ -483,8 +480,8 @@ def cmd_ship(args) -> int:
 
 def cmd_report(args) -> int:
     rows, details = [], []
-    for path in sorted(RECORDS.glob("*.json")):
-        r = json.loads(path.read_text())
+    records = [json.loads(path.read_text()) for path in sorted(RECORDS.glob("*.json"))]
+    for r in records:
         views = {view: r.get(f"accuracy_{view}") for view in VIEWS}
         networks = r.get("networks", 1)
         preset = r["preset"] + (f" x{networks} (soft vote)" if networks > 1 else "")
@@ -507,7 +504,7 @@ def cmd_report(args) -> int:
     if not rows:
         print(f"no finished runs recorded in {RECORDS.relative_to(ROOT)}")
         return 1
-    table = markdown_table(rows)
+    table, curves = markdown_table(rows), curve_table(records)
     print(table)
     body = (
         "Trained on FER2013 Training, evaluated on PublicTest (the selection split; PrivateTest "
@@ -519,10 +516,32 @@ def cmd_report(args) -> int:
         f"mirror image, and with the ten-crop (five crops of {TEN_CROP} of the side and their "
         "mirror images: how the published from-scratch figures are measured). Runs "
         "recorded before a view was scored show '-' there.\n\n"
-        + table + "\n\n" + "\n".join(details)
+        + table + "\n\n" + curves + "\n".join(details)
     )
     write_section("accuracy", body, command="python benchmarks/accuracy.py report")
     return 0
+
+
+def curve_table(records: list[dict]) -> str:
+    """Markdown: each single run's PublicTest accuracy (no flip) every :data:`CURVE_STEP`
+    epochs (and after the longest run's last), with its best epoch; empty when no record
+    has a curve."""
+    curved = [r for r in records if r.get(CURVE)]
+    if not curved:
+        return ""
+    longest = max(len(r[CURVE]) for r in curved)
+    rows = []
+    for r in curved:
+        curve = r[CURVE]
+        row = {"task": r["task"], "preset": r["preset"]}
+        for epoch in range(CURVE_STEP, longest + CURVE_STEP, CURVE_STEP):
+            epoch = min(epoch, longest)
+            row[f"epoch {epoch}"] = f"{curve[epoch - 1]:.3f}" if epoch <= len(curve) else "-"
+        best = int(np.argmax(curve))
+        row["best (epoch)"] = f"{curve[best]:.3f} ({best + 1})"
+        rows.append(row)
+    return ("Learning curves: PublicTest accuracy without flip after each epoch, as Keras "
+            "validated during training.\n\n" + markdown_table(rows) + "\n\n")
 
 
 def _per_network(value) -> str:
@@ -536,9 +555,8 @@ def main(argv=None) -> int:
     for name in ("train", "evaluate", "ship"):
         p = sub.add_parser(name)
         p.add_argument("--task", choices=sorted(TASKS), required=True)
-        p.add_argument("--preset", choices=("plain", "default", "large", *CANDIDATE_PRESETS),
-                       default="default",
-                       help="a preset of ferkit's, or a candidate (see CANDIDATE_PRESETS)")
+        p.add_argument("--preset", choices=sorted(PRESETS), default="default",
+                       help="a preset of ferkit's (ferkit.PRESETS)")
         p.add_argument("--epochs", type=int, default=30)
         p.add_argument("--recipe", choices=sorted(RECIPES), nargs="+", default=None,
                        help="a candidate recipe added to the preset (see RECIPES); several "

@@ -22,7 +22,7 @@ def make_fer_pipeline(
         Shape of one face image; raw input may be flat rows or images.
     scaling : {"unit", "image", "dataset"}, default="unit"
         ``method`` of the :class:`~ferkit.preprocessing.PixelScaler` step.
-    preset : {None, "plain", "default", "large"}, default=None
+    preset : {None, "plain", "default", "large", "xl"}, default=None
         Start the classifier from a named configuration (see :data:`ferkit.PRESETS`);
         ``classifier_params`` override it.
     **classifier_params : dict

@@ -298,16 +298,18 @@ def test_accuracy_recipes_are_parameters_the_classifier_takes(recipe, sample3, t
     assert type(model[-1].model_.optimizer).__name__ == "SGD"
 
 
-def test_accuracy_candidate_preset_changes_its_base_preset_and_takes_recipes():
+def test_accuracy_xl_runs_train_ferkits_xl_preset_and_the_sgd_recipe_adds_only_precision():
     from ferkit._presets import preset_params
 
     accuracy = _script("accuracy")
     clf = accuracy.build("xl", epochs=3, seed=0, verbose=0, recipe="sgd-bf16")[-1]
-    base, changes = accuracy.CANDIDATE_PRESETS["xl"]
-    expected = {**preset_params(base), **changes, **accuracy.RECIPES["sgd-bf16"]["params"]}
+    expected = preset_params("xl", epochs=3, random_state=0)
     assert {k: clf.get_params()[k] for k in expected} == expected
-    assert clf.filters == (64, 128, 256, 512) and clf.convs_per_block == 2
-    assert accuracy.build("large", epochs=3, seed=0)[-1].filters == (32, 64, 128, 256)
+    assert accuracy.precision_of("sgd-bf16") == "mixed_bfloat16"
+    # On large, the same recipe is what changes the optimizer.
+    large = accuracy.build("large", epochs=3, seed=0, recipe="sgd-bf16")[-1]
+    assert (large.optimizer, large.filters) == ("sgd", (32, 64, 128, 256))
+    assert accuracy.build("large", epochs=3, seed=0)[-1].optimizer == "adam"
 
 
 def test_accuracy_split_cache_follows_the_archive_content_not_its_time(tmp_path, monkeypatch):
@@ -366,6 +368,7 @@ def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_para
                                                               tmp_path, monkeypatch):
     """A run stopped after an epoch and started again resumes from its checkpoint, and its
     record counts the epochs and seconds of both sittings."""
+    import csv
     import json
 
     import keras
@@ -408,6 +411,24 @@ def test_accuracy_train_counts_every_sitting_of_a_resumed_run(sample3, tiny_para
     assert trained == {"epochs_run": 3, "train_seconds": round(sum(seconds))}
     record = json.loads((tmp_path / "records" / "fer2013-3-default.json").read_text())
     assert record["epochs_run"] == 3 and 0 <= record["accuracy"] <= 1
+    # The learning curve spans both sittings, as Keras logged them.
+    with open(run / "epochs.csv") as f:
+        logged = [round(float(row["val_accuracy"]), 4) for row in csv.DictReader(f)]
+    assert len(logged) == 3 and record[accuracy.CURVE] == logged
+
+
+def test_accuracy_curve_table_samples_runs_of_different_lengths():
+    accuracy = _script("accuracy")
+    long_run = {"task": "fer2013-7", "preset": "xl", accuracy.CURVE: [i / 100 for i in range(25)]}
+    short_run = {"task": "fer2013-3", "preset": "large", accuracy.CURVE: [0.5, 0.7, 0.6]}
+    vote = {"task": "fer2013-7", "preset": "large", "networks": 3}
+    lines = accuracy.curve_table([long_run, short_run, vote]).splitlines()
+    header, rows = lines[2], lines[4:6]
+    assert header == "| task | preset | epoch 10 | epoch 20 | epoch 25 | best (epoch) |"
+    assert rows[0] == "| fer2013-7 | xl | 0.090 | 0.190 | 0.240 | 0.240 (25) |"
+    assert rows[1] == "| fer2013-3 | large | - | - | - | 0.700 (2) |"
+    assert len([line for line in lines if line.startswith("| fer")]) == 2  # no vote
+    assert accuracy.curve_table([vote]) == ""
 
 
 def test_accuracy_vote_across_recipes(sample3, tiny_params, tmp_path, monkeypatch):

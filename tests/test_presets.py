@@ -32,3 +32,17 @@ def test_large_preset_builds_the_documented_network(sample3):
 def test_unknown_preset():
     with pytest.raises(ValueError, match="Unknown preset 'huge'"):
         preset_params("huge")
+
+
+def test_xl_preset_is_large_at_twice_the_width_trained_with_sgd(sample3):
+    clf = FacialExpressionClassifier(**preset_params("xl", epochs=1, validation_split=0.0))
+    clf.initialize(sample3.data[::50] / 255.0, sample3.target[::50])
+    convs = [layer for layer in clf.model_.layers if layer.__class__.__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
+    dense = [layer.units for layer in clf.model_.layers if layer.__class__.__name__ == "Dense"]
+    assert dense[0] == 512
+    optimizer = clf.model_.optimizer
+    assert type(optimizer).__name__ == "SGD"
+    assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.9)
+    assert optimizer.weight_decay == pytest.approx(1e-4)
+    assert clf.early_stopping_patience is None
