@@ -72,8 +72,10 @@ TASKS = {
 #: ``-distill`` learns from the shipped vote (``teacher``: its name, and the share of its
 #: probabilities in the targets, the rest the one-hot labels; see :func:`teacher_targets`);
 #: ``-bf16`` computes in bfloat16 (Keras' mixed_bfloat16 policy: weights stay float32),
-#: which took 1.4x less CPU time per epoch than float32 for the large network on this
-#: machine's AMX-BF16 CPU (/tmp/bf16.py-style check, 2,048 faces, interleaved).
+#: which took 1.4x less CPU time per epoch than float32 for the large network on an Intel
+#: Xeon with AMX-BF16 (2,048 faces, interleaved), but is slower where the CPU has no bfloat16
+#: instructions: 0.73x float32's images per second on a 2-core AVX2 AMD EPYC
+#: (``bench_training.py --quick``), so there the ``sgd`` recipe is the one to train with.
 RECIPES: dict[str, dict] = {
     "sgd": {"params": SGD_RECIPE, "precision": "float32"},
     "sgd-bf16": {"params": SGD_RECIPE, "precision": "mixed_bfloat16"},

@@ -25,7 +25,8 @@ RECIPE: dict = {
 #: momentum 0.9 and weight decay 1e-4 at a rate of 0.01, here decayed along a cosine over all
 #: the epochs. No early stopping: at SGD's high early rates validation accuracy stalls for
 #: more than ten epochs at a time, and the gains come as the rate falls towards zero at the
-#: end of the schedule (the curves in benchmarks/RESULTS.md), so the final weights are kept.
+#: end of the schedule (the epoch logs of issue #20's ``large`` runs), so the final weights
+#: are kept.
 SGD_RECIPE: dict = {
     "optimizer": "sgd",
     "learning_rate": 0.01,
