@@ -538,8 +538,7 @@ def curve_table(records: list[dict]) -> str:
     for r in curved:
         curve = r[CURVE]
         row = {"task": r["task"], "preset": r["preset"]}
-        for epoch in range(CURVE_STEP, longest + CURVE_STEP, CURVE_STEP):
-            epoch = min(epoch, longest)
+        for epoch in [*range(CURVE_STEP, longest, CURVE_STEP), longest]:
             row[f"epoch {epoch}"] = f"{curve[epoch - 1]:.3f}" if epoch <= len(curve) else "-"
         best = int(np.argmax(curve))
         row["best (epoch)"] = f"{curve[best]:.3f} ({best + 1})"

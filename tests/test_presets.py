@@ -22,11 +22,19 @@ def test_make_fer_pipeline_preset_with_overrides():
     assert clf.epochs == 3 and clf.augment is True
 
 
+def _built(name, sample3):
+    """The preset's classifier with its network built (untrained) for the sample's classes."""
+    clf = FacialExpressionClassifier(**preset_params(name, epochs=1, validation_split=0.0))
+    return clf.initialize(sample3.data[::50] / 255.0, sample3.target[::50])
+
+
+def _layers(clf, kind: str) -> list:
+    return [layer for layer in clf.model_.layers if layer.__class__.__name__ == kind]
+
+
 def test_large_preset_builds_the_documented_network(sample3):
-    clf = FacialExpressionClassifier(**preset_params("large", epochs=1, validation_split=0.0))
-    clf.initialize(sample3.data[::50] / 255.0, sample3.target[::50])
-    convs = [layer for layer in clf.model_.layers if layer.__class__.__name__ == "Conv2D"]
-    assert [c.filters for c in convs] == [32, 32, 64, 64, 128, 128, 256, 256]
+    clf = _built("large", sample3)
+    assert [c.filters for c in _layers(clf, "Conv2D")] == [32, 32, 64, 64, 128, 128, 256, 256]
 
 
 def test_unknown_preset():
@@ -35,12 +43,9 @@ def test_unknown_preset():
 
 
 def test_xl_preset_is_large_at_twice_the_width_trained_with_sgd(sample3):
-    clf = FacialExpressionClassifier(**preset_params("xl", epochs=1, validation_split=0.0))
-    clf.initialize(sample3.data[::50] / 255.0, sample3.target[::50])
-    convs = [layer for layer in clf.model_.layers if layer.__class__.__name__ == "Conv2D"]
-    assert [c.filters for c in convs] == [64, 64, 128, 128, 256, 256, 512, 512]
-    dense = [layer.units for layer in clf.model_.layers if layer.__class__.__name__ == "Dense"]
-    assert dense[0] == 512
+    clf = _built("xl", sample3)
+    assert [c.filters for c in _layers(clf, "Conv2D")] == [64, 64, 128, 128, 256, 256, 512, 512]
+    assert _layers(clf, "Dense")[0].units == 512
     optimizer = clf.model_.optimizer
     assert type(optimizer).__name__ == "SGD"
     assert optimizer.nesterov and optimizer.momentum == pytest.approx(0.9)
